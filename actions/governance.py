@@ -1,0 +1,680 @@
+"""Governed tools: the only door through which anything reads or changes a system of record.
+
+A `ToolSpec` declares a tool's typed input and output, its risk class, the identity level it
+needs, who owns its target, how it runs and how its post-condition is read back. The
+`ToolRunner` enforces all of that the same way for every tool:
+
+    validate -> risk (forbidden / confirm / approve) -> identity -> ownership
+      -> idempotency (same key: first result, no write) -> run through the gateway with retries
+         (only because the key makes the write idempotent) -> verification read -> audit entry
+
+Multi-system workflows are sagas: ordered steps, each its own idempotent write with its own
+verification; a failing step is retried, else the finished steps are compensated, else the
+workflow is marked `needs_reconciliation`. No result reports success for an unverified step.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from actions import approvals, audit, idempotency, workflows
+from actions.db import Database
+from actions.errors import (
+    AccessDenied,
+    BackofficeError,
+    Conflict,
+    InvalidArguments,
+    NotFound,
+    PreconditionFailed,
+    SystemFailure,
+    SystemUnavailable,
+)
+from actions.gateway import SystemGateway
+from actions.models import (
+    CallContext,
+    IdentityLevel,
+    RiskClass,
+    StepRecord,
+    ToolErrorInfo,
+    ToolResult,
+    Verification,
+    utcnow,
+)
+
+
+class GovernancePolicy(BaseModel):
+    """Numbers the business sets; tests pin them down."""
+
+    refund_approval_threshold: float = 100.0
+    max_attempts: int = 3
+    backoff_s: float = 0.05
+
+
+class VerificationFailed(BackofficeError):
+    code = "postcondition_failed"
+
+
+@dataclass
+class ToolEnv:
+    db: Database
+    gateway: SystemGateway
+    policy: GovernancePolicy
+
+
+RunFn = Callable[[ToolEnv, AsyncConnection, Any, CallContext], Awaitable[BaseModel]]
+VerifyFn = Callable[[ToolEnv, AsyncConnection, Any, Any], Awaitable[tuple[list[str], dict[str, Any]]]]
+OwnerFn = Callable[[AsyncConnection, Any], Awaitable[str | None]]
+RiskFn = Callable[[Any, GovernancePolicy], RiskClass]
+
+
+@dataclass
+class SagaState:
+    """What a saga step sees: the tool's input, the caller, and earlier steps' outputs."""
+
+    args: Any
+    ctx: CallContext
+    workflow_id: str
+    key: str
+    results: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+StepFn = Callable[[ToolEnv, AsyncConnection, SagaState], Awaitable[dict[str, Any]]]
+StepVerifyFn = Callable[[ToolEnv, AsyncConnection, SagaState, dict[str, Any]], Awaitable[list[str]]]
+UndoFn = Callable[[ToolEnv, AsyncConnection, SagaState, dict[str, Any]], Awaitable[dict[str, Any]]]
+
+
+@dataclass
+class SagaStep:
+    name: str
+    system: str
+    action: StepFn
+    verify: StepVerifyFn
+    compensate: UndoFn | None = None
+    # Once a pivot step is done (money moved, a message sent) the saga only moves forward.
+    pivot: bool = False
+    # Skipped when this returns False (e.g. no notification for a customer without an email).
+    when: Callable[[SagaState], bool] | None = None
+
+
+@dataclass
+class ToolSpec:
+    name: str
+    description: str
+    system: str
+    input: type[BaseModel]
+    output: type[BaseModel]
+    write: bool
+    identity: IdentityLevel
+    risk: RiskClass | RiskFn
+    run: RunFn | None = None
+    verify: VerifyFn | None = None
+    owner: OwnerFn | None = None
+    steps: list[SagaStep] | None = None
+    finish: Callable[[SagaState], BaseModel] | None = None
+    confirmation_prefix: str = "FD"
+    user_of: Callable[[Any, CallContext], str | None] | None = None
+
+    @property
+    def is_saga(self) -> bool:
+        return self.steps is not None
+
+    @property
+    def systems(self) -> list[str]:
+        if self.steps:
+            return list(dict.fromkeys(s.system for s in self.steps))
+        return [self.system]
+
+    def risk_for(self, args: BaseModel, policy: GovernancePolicy) -> RiskClass:
+        return self.risk(args, policy) if callable(self.risk) else self.risk
+
+    def schema(self) -> dict[str, Any]:
+        """The tool as an OpenAI-style function declaration (for LLM understanding and docs)."""
+        return {
+            "name": self.name,
+            "description": self.description,
+            "parameters": self.input.model_json_schema(),
+        }
+
+
+class ToolRegistry:
+    def __init__(self) -> None:
+        self._tools: dict[str, ToolSpec] = {}
+
+    def add(self, *specs: ToolSpec) -> None:
+        for spec in specs:
+            if spec.name in self._tools:
+                raise ValueError(f"tool {spec.name!r} registered twice")
+            if spec.write and not spec.is_saga and spec.verify is None and spec.risk != RiskClass.forbidden:
+                raise ValueError(f"write tool {spec.name!r} has no verification read")
+            self._tools[spec.name] = spec
+
+    def get(self, name: str) -> ToolSpec:
+        try:
+            return self._tools[name]
+        except KeyError:
+            raise NotFound(f"no tool named {name!r}", code="unknown_tool") from None
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._tools
+
+    def __iter__(self):
+        return iter(self._tools.values())
+
+
+def _error(exc: BackofficeError) -> ToolErrorInfo:
+    return ToolErrorInfo(code=exc.code, message=exc.message, details=getattr(exc, "details", {}) or {})
+
+
+def _status_for(exc: BackofficeError) -> str:
+    if isinstance(exc, SystemUnavailable):
+        return "unavailable"
+    if isinstance(exc, SystemFailure):
+        return "failed"
+    if isinstance(exc, Conflict):
+        return "conflict"
+    return "rejected"
+
+
+def _generated_key(name: str) -> str:
+    return f"auto:{name}:{uuid.uuid4().hex}"
+
+
+class ToolRunner:
+    """Runs governed tools. One instance per process, shared by every channel."""
+
+    def __init__(self, env: ToolEnv, registry: ToolRegistry):
+        self.env = env
+        self.registry = registry
+
+    @property
+    def db(self) -> Database:
+        return self.env.db
+
+    @property
+    def gateway(self) -> SystemGateway:
+        return self.env.gateway
+
+    # ------------------------------------------------------------------ entry point
+
+    async def call(
+        self, name: str, args: dict[str, Any] | BaseModel | None, ctx: CallContext | None = None
+    ) -> ToolResult:
+        ctx = ctx or CallContext()
+        started = time.perf_counter()
+        timings: dict[str, float] = {}
+        raw_args = args.model_dump(mode="json") if isinstance(args, BaseModel) else dict(args or {})
+        try:
+            spec = self.registry.get(name)
+        except NotFound as exc:
+            return ToolResult(tool=name, status="rejected", risk=RiskClass.forbidden, write=False, error=_error(exc))
+        result = await self._governed(spec, raw_args, ctx, timings)
+        result.duration_ms = round((time.perf_counter() - started) * 1000, 2)
+        timings["total_ms"] = result.duration_ms
+        result.audit_id = await self._audit(spec, raw_args, ctx, result, timings)
+        return result
+
+    async def _governed(self, spec: ToolSpec, raw_args: dict, ctx: CallContext, timings: dict) -> ToolResult:
+        base = {"tool": spec.name, "write": spec.write, "systems": spec.systems}
+        try:
+            args = spec.input.model_validate(raw_args)
+        except ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'input'}: {e['msg']}" for e in exc.errors())
+            return ToolResult(
+                **base,
+                status="rejected",
+                risk=RiskClass.read,
+                error=ToolErrorInfo(code="invalid_arguments", message=f"invalid arguments for {spec.name}: {problems}"),
+            )
+        risk = spec.risk_for(args, self.env.policy)
+        base["risk"] = risk
+        if risk is RiskClass.forbidden:
+            return ToolResult(
+                **base,
+                status="forbidden",
+                error=ToolErrorInfo(code="forbidden", message=f"{spec.name} is not something Frontdesk may do"),
+            )
+        actor = ctx.actor
+        if actor.kind == "customer" and not actor.identity_level.at_least(spec.identity):
+            return ToolResult(
+                **base,
+                status="rejected",
+                error=ToolErrorInfo(
+                    code="identity_required",
+                    message=f"{spec.name} needs identity {spec.identity.value}, have {actor.identity_level.value}",
+                    details={"required": spec.identity.value},
+                ),
+            )
+        if risk is RiskClass.confirm and actor.kind == "customer" and not ctx.confirmed:
+            return ToolResult(
+                **base,
+                status="needs_confirmation",
+                error=ToolErrorInfo(
+                    code="confirmation_required", message="read the details back and get an explicit yes"
+                ),
+            )
+        if risk is RiskClass.approve:
+            problem = await self._approval_problem(spec, args, ctx)
+            if problem is not None:
+                return ToolResult(**base, status="needs_approval", error=problem)
+        if spec.owner is not None and actor.kind == "customer":
+            try:
+                t0 = time.perf_counter()
+                owner = await self._read(spec.system, f"{spec.name}.owner", lambda conn: spec.owner(conn, args))
+                timings["ownership_ms"] = round((time.perf_counter() - t0) * 1000, 2)
+            except BackofficeError as exc:
+                return ToolResult(**base, status=_status_for(exc), error=_error(exc))
+            if owner is None:
+                return ToolResult(
+                    **base,
+                    status="rejected",
+                    error=ToolErrorInfo(code="not_found", message="no such record"),
+                )
+            if owner != actor.user_id:
+                return ToolResult(
+                    **base,
+                    status="rejected",
+                    error=ToolErrorInfo(
+                        code="not_owner",
+                        message="that record belongs to another customer; it cannot be shared or changed",
+                    ),
+                )
+        if not spec.write:
+            return await self._run_read(spec, args, ctx, base, timings)
+        key = ctx.idempotency_key or _generated_key(spec.name)
+        if spec.is_saga:
+            return await self._run_saga(spec, args, ctx, key, base, timings)
+        return await self._run_write(spec, args, ctx, key, base, timings)
+
+    async def _approval_problem(self, spec: ToolSpec, args: BaseModel, ctx: CallContext) -> ToolErrorInfo | None:
+        if not ctx.approval_id:
+            return ToolErrorInfo(code="approval_required", message="a person must approve this before it is done")
+        try:
+            approval = await approvals.get(self.db, ctx.approval_id)
+        except NotFound:
+            return ToolErrorInfo(code="approval_not_found", message=f"no approval {ctx.approval_id}")
+        want = idempotency.request_hash(spec.name, args.model_dump(mode="json"))
+        if approval.tool != spec.name or approval.args_hash != want:
+            return ToolErrorInfo(code="approval_mismatch", message="the approval was given for a different request")
+        if approval.status != "approved":
+            return ToolErrorInfo(
+                code=f"approval_{approval.status}", message=f"approval {approval.approval_id} is {approval.status}"
+            )
+        return None
+
+    # ------------------------------------------------------------------ plumbing
+
+    async def _read(self, system: str, operation: str, fn: Callable[[AsyncConnection], Awaitable[Any]]) -> Any:
+        """A read through the gateway, retried (reads are always idempotent)."""
+
+        async def once():
+            async with self.db.read() as conn:
+                return await fn(conn)
+
+        return await self._with_retries(system, operation, once)
+
+    async def _with_retries(self, system: str, operation: str, fn: Callable[[], Awaitable[Any]]) -> Any:
+        policy = self.env.policy
+        for attempt in range(1, policy.max_attempts + 1):
+            try:
+                return await self.gateway.call(system, operation, fn)
+            except SystemUnavailable:
+                raise
+            except SystemFailure:
+                if attempt == policy.max_attempts:
+                    raise
+                await asyncio.sleep(policy.backoff_s * (2 ** (attempt - 1)))
+        raise AssertionError("unreachable")
+
+    async def _apply_once(
+        self,
+        system: str,
+        operation: str,
+        key: str,
+        tool: str,
+        req_hash: str,
+        body: Callable[[AsyncConnection], Awaitable[dict]],
+    ) -> tuple[dict, bool, int]:
+        """Apply a write exactly once under `key`; retry only because the key makes that safe.
+
+        Returns (stored result, replayed, attempts). A retry after a lost reply finds the
+        idempotency record the first attempt committed and returns it instead of writing again.
+        """
+        attempts = 0
+        first_lookup = True
+
+        async def once():
+            nonlocal attempts, first_lookup
+            attempts += 1
+            async with self.db.write() as conn:
+                prior = await idempotency.lookup(conn, key, tool, req_hash)
+                if prior is not None:
+                    return prior, first_lookup
+                first_lookup = False
+                stored = await body(conn)
+                await idempotency.remember(conn, key, tool, req_hash, stored)
+                return stored, False
+
+        stored, replayed = await self._with_retries(system, operation, once)
+        return stored, replayed, attempts
+
+    async def _landed(self, key: str, tool: str, req_hash: str) -> dict | None:
+        """After the gateway gave up: did the write land anyway? Ask the idempotency record."""
+        try:
+            async with self.db.read() as conn:
+                return await idempotency.lookup(conn, key, tool, req_hash)
+        except Exception:
+            return None
+
+    # ------------------------------------------------------------------ reads
+
+    async def _run_read(self, spec: ToolSpec, args, ctx, base, timings) -> ToolResult:
+        t0 = time.perf_counter()
+        try:
+            output = await self._read(spec.system, spec.name, lambda conn: spec.run(self.env, conn, args, ctx))
+        except BackofficeError as exc:
+            return ToolResult(**base, status=_status_for(exc), error=_error(exc))
+        finally:
+            timings["run_ms"] = round((time.perf_counter() - t0) * 1000, 2)
+        return ToolResult(**base, status="ok", output=output.model_dump(mode="json"))
+
+    # ------------------------------------------------------------------ single-system writes
+
+    async def _run_write(self, spec: ToolSpec, args, ctx, key, base, timings) -> ToolResult:
+        req_hash = idempotency.request_hash(spec.name, args.model_dump(mode="json"))
+        base["idempotency_key"] = key
+
+        async def body(conn: AsyncConnection) -> dict:
+            output = await spec.run(self.env, conn, args, ctx)
+            return {
+                "output": output.model_dump(mode="json"),
+                "confirmation_id": idempotency.confirmation_id(key, spec.confirmation_prefix),
+            }
+
+        t0 = time.perf_counter()
+        attempts = 1
+        try:
+            stored, replayed, attempts = await self._apply_once(spec.system, spec.name, key, spec.name, req_hash, body)
+        except SystemFailure as exc:
+            stored = None if isinstance(exc, SystemUnavailable) else await self._landed(key, spec.name, req_hash)
+            if stored is None:
+                timings["run_ms"] = round((time.perf_counter() - t0) * 1000, 2)
+                return ToolResult(**base, status=_status_for(exc), error=_error(exc), attempts=attempts)
+            replayed = False
+        except BackofficeError as exc:
+            timings["run_ms"] = round((time.perf_counter() - t0) * 1000, 2)
+            return ToolResult(**base, status=_status_for(exc), error=_error(exc), attempts=attempts)
+        timings["run_ms"] = round((time.perf_counter() - t0) * 1000, 2)
+        output = spec.output.model_validate(stored["output"])
+        t1 = time.perf_counter()
+        verification = await self._verify(spec, args, output, stored.get("confirmation_id"))
+        timings["verify_ms"] = round((time.perf_counter() - t1) * 1000, 2)
+        return ToolResult(
+            **base,
+            status="ok" if verification.verified else "unverified",
+            output=stored["output"],
+            verification=verification,
+            replayed=replayed,
+            attempts=attempts,
+        )
+
+    async def _verify(self, spec: ToolSpec, args, output, confirmation: str | None) -> Verification:
+        try:
+            checks, evidence = await self._read(
+                spec.system, "verify", lambda conn: spec.verify(self.env, conn, args, output)
+            )
+        except BackofficeError as exc:
+            return Verification(verified=False, error=_error(exc))
+        return Verification(
+            verified=True, confirmation_id=confirmation, checks=checks, evidence=evidence, verified_at=utcnow()
+        )
+
+    # ------------------------------------------------------------------ sagas
+
+    async def _run_saga(self, spec: ToolSpec, args, ctx, key, base, timings) -> ToolResult:
+        args_json = args.model_dump(mode="json")
+        base["idempotency_key"] = key
+        user_id = spec.user_of(args, ctx) if spec.user_of else ctx.actor.user_id
+        try:
+            record = await self._workflow_for(spec, key, args_json, user_id)
+        except BackofficeError as exc:
+            return ToolResult(**base, status=_status_for(exc), error=_error(exc))
+        base["workflow_id"] = record.workflow_id
+        if record.status in ("completed", "compensated", "needs_reconciliation") and record.result:
+            # A repeat of a finished workflow: the first result, nothing written again.
+            prior = ToolResult.model_validate(record.result)
+            return prior.model_copy(update={"replayed": True, "audit_id": None})
+
+        state = SagaState(args=args, ctx=ctx, workflow_id=record.workflow_id, key=key)
+        steps: list[StepRecord] = []
+        done: list[tuple[SagaStep, dict]] = []
+        pivoted = False
+        failure: tuple[SagaStep, BackofficeError] | None = None
+        t0 = time.perf_counter()
+        for step in spec.steps or []:
+            if step.when is not None and not step.when(state):
+                steps.append(StepRecord(name=step.name, system=step.system, status="skipped", attempts=0))
+                continue
+            step_key = f"{key}:{step.name}"
+            req_hash = idempotency.request_hash(f"{spec.name}.{step.name}", args_json)
+            try:
+                stored, _, attempts = await self._apply_once(
+                    step.system,
+                    step.name,
+                    step_key,
+                    f"{spec.name}.{step.name}",
+                    req_hash,
+                    lambda conn, step=step: step.action(self.env, conn, state),
+                )
+            except SystemFailure as exc:
+                landed = (
+                    None
+                    if isinstance(exc, SystemUnavailable)
+                    else await self._landed(step_key, f"{spec.name}.{step.name}", req_hash)
+                )
+                if landed is None:
+                    steps.append(StepRecord(name=step.name, system=step.system, status="failed", error=_error(exc)))
+                    failure = (step, exc)
+                    break
+                stored, attempts = landed, self.env.policy.max_attempts
+            except BackofficeError as exc:
+                steps.append(StepRecord(name=step.name, system=step.system, status="failed", error=_error(exc)))
+                failure = (step, exc)
+                break
+            state.results[step.name] = stored
+            try:
+                checks = await self._read(
+                    step.system,
+                    "verify",
+                    lambda conn, step=step, stored=stored: step.verify(self.env, conn, state, stored),
+                )
+            except BackofficeError as exc:
+                steps.append(
+                    StepRecord(
+                        name=step.name,
+                        system=step.system,
+                        status="failed",
+                        attempts=attempts,
+                        result=stored,
+                        error=_error(exc),
+                        verified=False,
+                    )
+                )
+                # The write may stand but is unproven: treat it as done for compensation purposes.
+                done.append((step, stored))
+                pivoted = pivoted or step.pivot
+                failure = (step, exc)
+                break
+            steps.append(
+                StepRecord(
+                    name=step.name,
+                    system=step.system,
+                    status="done",
+                    attempts=attempts,
+                    result=stored | {"checks": checks},
+                    verified=True,
+                )
+            )
+            done.append((step, stored))
+            pivoted = pivoted or step.pivot
+            record.steps = steps
+            await self._save_workflow(record)
+        timings["run_ms"] = round((time.perf_counter() - t0) * 1000, 2)
+
+        if failure is None:
+            output = spec.finish(state) if spec.finish else spec.output()
+            status, reason = "ok", None
+            record.status = "completed"
+            verification = Verification(
+                verified=True,
+                confirmation_id=idempotency.confirmation_id(key, spec.confirmation_prefix),
+                checks=[c for s in steps for c in (s.result or {}).get("checks", [])],
+                evidence={s.name: s.result for s in steps if s.result},
+                verified_at=utcnow(),
+            )
+            result = ToolResult(
+                **base, status=status, output=output.model_dump(mode="json"), verification=verification, steps=steps
+            )
+        else:
+            failed_step, exc = failure
+            if pivoted:
+                status = "needs_reconciliation"
+                reason = f"step {failed_step.name} failed after money or messages had moved: {exc.message}"
+            else:
+                undone = await self._compensate(state, done, steps)
+                if undone:
+                    status, reason = "failed", f"step {failed_step.name} failed ({exc.message}); earlier steps undone"
+                else:
+                    status, reason = "needs_reconciliation", f"step {failed_step.name} failed and could not be undone"
+            record.status = "compensated" if status == "failed" else "needs_reconciliation"
+            output = spec.finish(state) if (spec.finish and status == "needs_reconciliation") else None
+            result = ToolResult(
+                **base,
+                status="unavailable" if (status == "failed" and isinstance(exc, SystemUnavailable)) else status,
+                output=output.model_dump(mode="json") if output else None,
+                error=ToolErrorInfo(code=exc.code, message=reason or exc.message, details={"step": failed_step.name}),
+                verification=Verification(verified=False, error=_error(exc)),
+                steps=steps,
+            )
+            if not isinstance(exc, SystemFailure) and status == "failed" and not done:
+                # A business rule refused the first write: nothing happened, plain rejection.
+                result.status = _status_for(exc)
+            record.reason = reason
+        record.steps = steps
+        record.result = result.model_dump(mode="json")
+        await self._save_workflow(record)
+        return result
+
+    async def _workflow_for(self, spec, key, args_json, user_id) -> workflows.WorkflowRecord:
+        async def once():
+            async with self.db.write() as conn:
+                existing = await workflows.by_key(conn, key)
+                if existing is not None:
+                    if existing.kind != spec.name or existing.arguments != args_json:
+                        raise InvalidArguments(
+                            f"idempotency key {key!r} was already used for a different request",
+                            code="idempotency_key_reused",
+                        )
+                    return existing
+                now = utcnow()
+                record = workflows.WorkflowRecord(
+                    workflow_id="WF-" + hashlib.sha256(key.encode()).hexdigest()[:12].upper(),
+                    kind=spec.name,
+                    idempotency_key=key,
+                    status="running",
+                    user_id=user_id,
+                    arguments=args_json,
+                    created_at=now,
+                    updated_at=now,
+                )
+                await workflows.create(conn, record)
+                return record
+
+        return await self._with_retries("workflows", "start", once)
+
+    async def _save_workflow(self, record: workflows.WorkflowRecord) -> None:
+        for attempt in range(3):
+            try:
+                await workflows.save(self.db, record)
+                return
+            except Exception:
+                await asyncio.sleep(0.05 * (attempt + 1))
+
+    async def _compensate(self, state: SagaState, done: list[tuple[SagaStep, dict]], steps: list[StepRecord]) -> bool:
+        ok = True
+        for step, stored in reversed(done):
+            if step.compensate is None:
+                ok = False
+                continue
+            undo_key = f"{state.key}:{step.name}:undo"
+            req_hash = idempotency.request_hash(f"undo.{step.name}", {"key": state.key})
+            try:
+                await self._apply_once(
+                    step.system,
+                    f"{step.name}.undo",
+                    undo_key,
+                    f"undo.{step.name}",
+                    req_hash,
+                    lambda conn, step=step, stored=stored: step.compensate(self.env, conn, state, stored),
+                )
+            except BackofficeError as exc:
+                ok = False
+                for rec in steps:
+                    if rec.name == step.name:
+                        rec.status = "compensation_failed"
+                        rec.error = _error(exc)
+                continue
+            for rec in steps:
+                if rec.name == step.name:
+                    rec.status = "compensated"
+        return ok
+
+    # ------------------------------------------------------------------ audit
+
+    async def _audit(
+        self, spec: ToolSpec, raw_args: dict, ctx: CallContext, result: ToolResult, timings: dict
+    ) -> int | None:
+        entry = audit.AuditEntry(
+            tool=spec.name,
+            write=spec.write,
+            risk=result.risk.value,
+            actor=ctx.actor.model_dump(mode="json"),
+            arguments=raw_args,
+            idempotency_key=result.idempotency_key,
+            workflow_id=result.workflow_id or ctx.workflow_id,
+            status=result.status,
+            verified=result.verified,
+            result=result.output,
+            verification=result.verification.model_dump(mode="json") if result.verification else None,
+            error=result.error.model_dump(mode="json") if result.error else None,
+            timings=timings,
+            duration_ms=result.duration_ms,
+        )
+        for attempt in range(3):
+            try:
+                return await audit.record(self.db, entry)
+            except Exception:
+                await asyncio.sleep(0.05 * (attempt + 1))
+        return None
+
+
+__all__ = [
+    "AccessDenied",
+    "GovernancePolicy",
+    "PreconditionFailed",
+    "SagaState",
+    "SagaStep",
+    "ToolEnv",
+    "ToolRegistry",
+    "ToolRunner",
+    "ToolSpec",
+    "VerificationFailed",
+]

@@ -1,0 +1,56 @@
+"""Idempotency records: a repeat of a write with the same key returns the first result.
+
+The record is inserted in the same transaction as the write it describes, so either both land
+or neither does: a reply lost after commit is recovered by asking again with the same key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime, String, Table, insert, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from actions.db import metadata
+from actions.errors import InvalidArguments
+from actions.models import utcnow
+
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("key", String(200), primary_key=True),
+    Column("tool", String(80), nullable=False),
+    Column("request_hash", String(64), nullable=False),
+    Column("result", JSON, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+
+def request_hash(tool: str, args: dict[str, Any]) -> str:
+    body = json.dumps({"tool": tool, "args": args}, sort_keys=True, default=str)
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def confirmation_id(key: str, prefix: str = "FD") -> str:
+    """A short id the customer can quote, stable for every replay of the same key."""
+    return f"{prefix}-{hashlib.sha256(key.encode()).hexdigest()[:8].upper()}"
+
+
+async def lookup(conn: AsyncConnection, key: str, tool: str, req_hash: str) -> dict[str, Any] | None:
+    row = (await conn.execute(select(idempotency_keys).where(idempotency_keys.c.key == key))).first()
+    if row is None:
+        return None
+    if row.tool != tool or row.request_hash != req_hash:
+        raise InvalidArguments(
+            f"idempotency key {key!r} was already used for a different request",
+            code="idempotency_key_reused",
+        )
+    return dict(row.result)
+
+
+async def remember(conn: AsyncConnection, key: str, tool: str, req_hash: str, result: dict[str, Any]) -> None:
+    await conn.execute(
+        insert(idempotency_keys).values(key=key, tool=tool, request_hash=req_hash, result=result, created_at=utcnow())
+    )

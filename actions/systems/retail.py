@@ -1,0 +1,458 @@
+"""Orders/retail system of record: users, payment methods, products and variants, orders.
+
+An order is stored as one row whose items, fulfilments and payment history are JSON documents:
+the order is the unit every retail write changes, and its `version` column turns a write made
+against a stale read into a clear conflict. Import and export use the shape of the retail
+`db.json` exactly; keys this module does not know are kept in `extra` so any dataset round-trips.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Float,
+    Integer,
+    String,
+    Table,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from actions.db import metadata
+from actions.errors import Conflict, InvalidArguments, NotFound
+
+SYSTEM = "retail"
+
+products = Table(
+    "retail_products",
+    metadata,
+    Column("product_id", String(32), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("extra", JSON, nullable=False, default=dict),
+)
+
+variants = Table(
+    "retail_variants",
+    metadata,
+    Column("item_id", String(32), primary_key=True),
+    Column("product_id", String(32), nullable=False, index=True),
+    Column("options", JSON, nullable=False),
+    Column("available", Boolean, nullable=False),
+    Column("price", Float, nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("extra", JSON, nullable=False, default=dict),
+)
+
+users = Table(
+    "retail_users",
+    metadata,
+    Column("user_id", String(80), primary_key=True),
+    Column("first_name", String(100), nullable=False),
+    Column("last_name", String(100), nullable=False),
+    Column("first_name_lc", String(100), nullable=False, index=True),
+    Column("last_name_lc", String(100), nullable=False),
+    Column("email", String(200), nullable=False, index=True),
+    Column("zip", String(20), nullable=False),
+    Column("address", JSON, nullable=False),
+    Column("order_ids", JSON, nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("extra", JSON, nullable=False, default=dict),
+    Column("version", Integer, nullable=False, default=1),
+)
+
+payment_methods = Table(
+    "retail_payment_methods",
+    metadata,
+    Column("id", String(80), primary_key=True),
+    Column("user_id", String(80), nullable=False, index=True),
+    Column("source", String(40), nullable=False),
+    Column("balance", Float),
+    Column("brand", String(40)),
+    Column("last_four", String(8)),
+    Column("position", Integer, nullable=False),
+    Column("extra", JSON, nullable=False, default=dict),
+)
+
+orders = Table(
+    "retail_orders",
+    metadata,
+    Column("order_id", String(32), primary_key=True),
+    Column("user_id", String(80), nullable=False, index=True),
+    Column("status", String(60), nullable=False),
+    Column("address", JSON, nullable=False),
+    Column("items", JSON, nullable=False),
+    Column("fulfillments", JSON, nullable=False),
+    Column("payment_history", JSON, nullable=False),
+    Column("extra", JSON, nullable=False, default=dict),
+    Column("position", Integer, nullable=False),
+    Column("version", Integer, nullable=False, default=1),
+)
+
+ADDRESS_FIELDS = ("address1", "address2", "city", "country", "state", "zip")
+_ORDER_KEYS = ("order_id", "user_id", "address", "items", "status", "fulfillments", "payment_history")
+_USER_KEYS = ("user_id", "name", "address", "email", "payment_methods", "orders")
+_PM_KEYS = ("source", "id", "balance", "brand", "last_four")
+
+
+def money(x: float) -> float:
+    return round(float(x) + 0.0, 2)
+
+
+def normalise_order_id(raw: str) -> str:
+    """`W2378156`, `#w2378156`, ` #W2378156 ` -> `#W2378156`."""
+    text = (raw or "").strip().upper().replace(" ", "")
+    if not text:
+        raise InvalidArguments("an order id is required")
+    if not text.startswith("#"):
+        text = "#" + text
+    return text
+
+
+# ---------------------------------------------------------------- reads
+
+
+def _user_doc(row, pms: list) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "user_id": row.user_id,
+        "name": {"first_name": row.first_name, "last_name": row.last_name},
+        "address": copy.deepcopy(row.address),
+        "email": row.email,
+        "payment_methods": {pm["id"]: pm for pm in pms},
+        "orders": list(row.order_ids),
+    }
+    extra = dict(row.extra or {})
+    name_extra = extra.pop("__name_extra__", None)
+    if name_extra:
+        doc["name"].update(name_extra)
+    doc.update(extra)
+    return doc
+
+
+def _pm_doc(row) -> dict[str, Any]:
+    doc: dict[str, Any] = {"source": row.source, "id": row.id}
+    if row.balance is not None:
+        doc["balance"] = row.balance
+    if row.brand is not None:
+        doc["brand"] = row.brand
+    if row.last_four is not None:
+        doc["last_four"] = row.last_four
+    doc.update(row.extra or {})
+    return doc
+
+
+def _order_doc(row) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "order_id": row.order_id,
+        "user_id": row.user_id,
+        "address": copy.deepcopy(row.address),
+        "items": copy.deepcopy(row.items),
+        "status": row.status,
+        "fulfillments": copy.deepcopy(row.fulfillments),
+        "payment_history": copy.deepcopy(row.payment_history),
+    }
+    doc.update(copy.deepcopy(row.extra or {}))
+    return doc
+
+
+async def get_user(conn: AsyncConnection, user_id: str) -> dict[str, Any]:
+    row = (await conn.execute(select(users).where(users.c.user_id == user_id))).first()
+    if row is None:
+        raise NotFound(f"no user with id {user_id!r}", code="user_not_found")
+    pm_rows = (
+        await conn.execute(
+            select(payment_methods).where(payment_methods.c.user_id == user_id).order_by(payment_methods.c.position)
+        )
+    ).all()
+    return _user_doc(row, [_pm_doc(r) for r in pm_rows])
+
+
+async def user_version(conn: AsyncConnection, user_id: str) -> int:
+    v = (await conn.execute(select(users.c.version).where(users.c.user_id == user_id))).scalar()
+    if v is None:
+        raise NotFound(f"no user with id {user_id!r}", code="user_not_found")
+    return int(v)
+
+
+async def find_user_by_email(conn: AsyncConnection, email: str) -> str | None:
+    email = (email or "").strip().lower()
+    return (await conn.execute(select(users.c.user_id).where(func.lower(users.c.email) == email))).scalar()
+
+
+async def find_user_by_name_zip(conn: AsyncConnection, first: str, last: str, zip_code: str) -> str | None:
+    stmt = select(users.c.user_id).where(
+        users.c.first_name_lc == first.strip().lower(),
+        users.c.last_name_lc == last.strip().lower(),
+        users.c.zip == zip_code.strip(),
+    )
+    return (await conn.execute(stmt)).scalar()
+
+
+async def get_order(conn: AsyncConnection, order_id: str) -> tuple[dict[str, Any], int]:
+    order_id = normalise_order_id(order_id)
+    row = (await conn.execute(select(orders).where(orders.c.order_id == order_id))).first()
+    if row is None:
+        raise NotFound(f"no order with id {order_id}", code="order_not_found")
+    return _order_doc(row), int(row.version)
+
+
+async def order_owner(conn: AsyncConnection, order_id: str) -> str | None:
+    try:
+        order_id = normalise_order_id(order_id)
+    except InvalidArguments:
+        return None
+    return (await conn.execute(select(orders.c.user_id).where(orders.c.order_id == order_id))).scalar()
+
+
+async def get_product(conn: AsyncConnection, product_id: str) -> dict[str, Any]:
+    row = (await conn.execute(select(products).where(products.c.product_id == product_id))).first()
+    if row is None:
+        raise NotFound(f"no product with id {product_id!r}", code="product_not_found")
+    vrows = (
+        await conn.execute(select(variants).where(variants.c.product_id == product_id).order_by(variants.c.position))
+    ).all()
+    return _product_doc(row, vrows)
+
+
+def _product_doc(row, vrows) -> dict[str, Any]:
+    doc: dict[str, Any] = {"name": row.name, "product_id": row.product_id, "variants": {}}
+    for v in vrows:
+        vdoc = {"item_id": v.item_id, "options": dict(v.options), "available": v.available, "price": v.price}
+        vdoc.update(v.extra or {})
+        doc["variants"][v.item_id] = vdoc
+    doc.update(row.extra or {})
+    return doc
+
+
+async def list_products(conn: AsyncConnection) -> list[dict[str, str]]:
+    rows = (await conn.execute(select(products.c.product_id, products.c.name).order_by(products.c.position))).all()
+    return [{"product_id": r.product_id, "name": r.name} for r in rows]
+
+
+async def get_variant(conn: AsyncConnection, item_id: str) -> dict[str, Any]:
+    row = (await conn.execute(select(variants).where(variants.c.item_id == item_id))).first()
+    if row is None:
+        raise NotFound(f"no item with id {item_id!r}", code="item_not_found")
+    return {
+        "item_id": row.item_id,
+        "product_id": row.product_id,
+        "options": dict(row.options),
+        "available": row.available,
+        "price": row.price,
+    }
+
+
+async def get_payment_method(conn: AsyncConnection, user_id: str, pm_id: str) -> dict[str, Any]:
+    row = (
+        await conn.execute(
+            select(payment_methods).where(payment_methods.c.id == pm_id, payment_methods.c.user_id == user_id)
+        )
+    ).first()
+    if row is None:
+        raise NotFound(f"payment method {pm_id!r} is not one of this customer's", code="payment_method_not_found")
+    return _pm_doc(row)
+
+
+# ---------------------------------------------------------------- writes
+
+
+async def save_order(conn: AsyncConnection, order: dict[str, Any], expected_version: int) -> int:
+    """Write the whole order back if nobody changed it since `expected_version` was read."""
+    known = {k: order[k] for k in _ORDER_KEYS}
+    extra = {k: v for k, v in order.items() if k not in _ORDER_KEYS}
+    res = await conn.execute(
+        update(orders)
+        .where(orders.c.order_id == known["order_id"], orders.c.version == expected_version)
+        .values(
+            status=known["status"],
+            address=known["address"],
+            items=known["items"],
+            fulfillments=known["fulfillments"],
+            payment_history=known["payment_history"],
+            extra=extra,
+            version=expected_version + 1,
+        )
+    )
+    if res.rowcount != 1:
+        raise Conflict(
+            f"order {known['order_id']} was changed by another request; read it again before changing it",
+            code="order_conflict",
+        )
+    return expected_version + 1
+
+
+async def adjust_gift_card(conn: AsyncConnection, pm_id: str, delta: float) -> float:
+    row = (await conn.execute(select(payment_methods).where(payment_methods.c.id == pm_id))).first()
+    if row is None or row.source != "gift_card":
+        raise InvalidArguments(f"{pm_id!r} is not a gift card")
+    new_balance = money((row.balance or 0.0) + delta)
+    await conn.execute(update(payment_methods).where(payment_methods.c.id == pm_id).values(balance=new_balance))
+    return new_balance
+
+
+async def set_user_address(conn: AsyncConnection, user_id: str, address: dict[str, str], expected_version: int) -> int:
+    res = await conn.execute(
+        update(users)
+        .where(users.c.user_id == user_id, users.c.version == expected_version)
+        .values(address=address, zip=address["zip"], version=expected_version + 1)
+    )
+    if res.rowcount != 1:
+        raise Conflict(f"user {user_id} was changed by another request", code="user_conflict")
+    return expected_version + 1
+
+
+async def add_order(conn: AsyncConnection, order: dict[str, Any]) -> None:
+    """Create a new order (used for replacement shipments) and list it on its user."""
+    position = (await conn.execute(select(func.coalesce(func.max(orders.c.position), -1)))).scalar() + 1
+    await _insert_order(conn, order, position)
+    row = (await conn.execute(select(users.c.order_ids).where(users.c.user_id == order["user_id"]))).first()
+    await conn.execute(
+        update(users).where(users.c.user_id == order["user_id"]).values(order_ids=[*row.order_ids, order["order_id"]])
+    )
+
+
+async def _insert_order(conn: AsyncConnection, o: dict[str, Any], position: int) -> None:
+    missing = [k for k in _ORDER_KEYS if k not in o]
+    if missing:
+        raise InvalidArguments(f"order {o.get('order_id')!r} lacks {', '.join(missing)}")
+    await conn.execute(
+        insert(orders).values(
+            order_id=o["order_id"],
+            user_id=o["user_id"],
+            status=o["status"],
+            address=o["address"],
+            items=o["items"],
+            fulfillments=o["fulfillments"],
+            payment_history=o["payment_history"],
+            extra={k: v for k, v in o.items() if k not in _ORDER_KEYS},
+            position=position,
+            version=1,
+        )
+    )
+
+
+# ---------------------------------------------------------------- import / export
+
+
+async def clear(conn: AsyncConnection) -> None:
+    for table in (orders, payment_methods, users, variants, products):
+        await conn.execute(delete(table))
+
+
+async def import_data(conn: AsyncConnection, data: dict[str, Any]) -> dict[str, int]:
+    """Load `products`, `users` and `orders` in the retail db.json shape (replacing what is there)."""
+    await clear(conn)
+    prod_rows, var_rows = [], []
+    for p_pos, (pid, p) in enumerate(data.get("products", {}).items()):
+        prod_rows.append(
+            {
+                "product_id": pid,
+                "name": p["name"],
+                "position": p_pos,
+                "extra": {k: v for k, v in p.items() if k not in ("name", "product_id", "variants")},
+            }
+        )
+        for v_pos, (iid, v) in enumerate(p.get("variants", {}).items()):
+            var_rows.append(
+                {
+                    "item_id": iid,
+                    "product_id": pid,
+                    "options": v["options"],
+                    "available": bool(v["available"]),
+                    "price": v["price"],
+                    "position": v_pos,
+                    "extra": {k: val for k, val in v.items() if k not in ("item_id", "options", "available", "price")},
+                }
+            )
+    user_rows, pm_rows = [], []
+    for u_pos, (uid, u) in enumerate(data.get("users", {}).items()):
+        name = dict(u["name"])
+        extra = {k: v for k, v in u.items() if k not in _USER_KEYS}
+        name_extra = {k: v for k, v in name.items() if k not in ("first_name", "last_name")}
+        if name_extra:
+            extra["__name_extra__"] = name_extra
+        user_rows.append(
+            {
+                "user_id": uid,
+                "first_name": name["first_name"],
+                "last_name": name["last_name"],
+                "first_name_lc": name["first_name"].lower(),
+                "last_name_lc": name["last_name"].lower(),
+                "email": u["email"],
+                "zip": str(u["address"].get("zip", "")),
+                "address": u["address"],
+                "order_ids": list(u.get("orders", [])),
+                "position": u_pos,
+                "extra": extra,
+                "version": 1,
+            }
+        )
+        for pm_pos, (pmid, pm) in enumerate(u.get("payment_methods", {}).items()):
+            pm_rows.append(
+                {
+                    "id": pmid,
+                    "user_id": uid,
+                    "source": pm["source"],
+                    "balance": pm.get("balance"),
+                    "brand": pm.get("brand"),
+                    "last_four": pm.get("last_four"),
+                    "position": pm_pos,
+                    "extra": {k: v for k, v in pm.items() if k not in _PM_KEYS},
+                }
+            )
+    for table, rows in ((products, prod_rows), (variants, var_rows), (users, user_rows), (payment_methods, pm_rows)):
+        for start in range(0, len(rows), 500):
+            if rows[start : start + 500]:
+                await conn.execute(insert(table), rows[start : start + 500])
+    order_rows = []
+    for o_pos, (oid, o) in enumerate(data.get("orders", {}).items()):
+        missing = [k for k in _ORDER_KEYS if k not in o]
+        if missing:
+            raise InvalidArguments(f"order {oid!r} lacks {', '.join(missing)}")
+        order_rows.append(
+            {
+                "order_id": oid,
+                "user_id": o["user_id"],
+                "status": o["status"],
+                "address": o["address"],
+                "items": o["items"],
+                "fulfillments": o["fulfillments"],
+                "payment_history": o["payment_history"],
+                "extra": {k: v for k, v in o.items() if k not in _ORDER_KEYS},
+                "position": o_pos,
+                "version": 1,
+            }
+        )
+    for start in range(0, len(order_rows), 500):
+        if order_rows[start : start + 500]:
+            await conn.execute(insert(orders), order_rows[start : start + 500])
+    return {"products": len(prod_rows), "users": len(user_rows), "orders": len(order_rows)}
+
+
+async def export_data(conn: AsyncConnection) -> dict[str, Any]:
+    out: dict[str, Any] = {"products": {}, "users": {}, "orders": {}}
+    vrows = (await conn.execute(select(variants).order_by(variants.c.product_id, variants.c.position))).all()
+    by_product: dict[str, list] = {}
+    for v in vrows:
+        by_product.setdefault(v.product_id, []).append(v)
+    for p in (await conn.execute(select(products).order_by(products.c.position))).all():
+        out["products"][p.product_id] = _product_doc(p, by_product.get(p.product_id, []))
+    pms: dict[str, list] = {}
+    for r in (
+        await conn.execute(select(payment_methods).order_by(payment_methods.c.user_id, payment_methods.c.position))
+    ).all():
+        pms.setdefault(r.user_id, []).append(_pm_doc(r))
+    for u in (await conn.execute(select(users).order_by(users.c.position))).all():
+        out["users"][u.user_id] = _user_doc(u, pms.get(u.user_id, []))
+    for o in (await conn.execute(select(orders).order_by(orders.c.position))).all():
+        out["orders"][o.order_id] = _order_doc(o)
+    return out

@@ -1,0 +1,1 @@
+"""Composition root: settings, the FastAPI app that mounts chat and voice, and the CLI."""

@@ -1,0 +1,121 @@
+"""The `frontdesk` command line: serve, chat, dial, replay and back-office operations."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from frontdesk.settings import Settings
+
+app = typer.Typer(help="Frontdesk: voice and chat front end for customer support.", no_args_is_help=True)
+backoffice_app = typer.Typer(help="Load, dump and check the back office.", no_args_is_help=True)
+app.add_typer(backoffice_app, name="backoffice")
+
+DbOption = Annotated[str | None, typer.Option("--db", help="database URL (default: the embedded SQLite file)")]
+
+
+def _settings(db: str | None = None, data: Path | None = None) -> Settings:
+    settings = Settings()
+    if db:
+        settings.db_url = db
+    if data:
+        settings.data = data
+    return settings
+
+
+def _fail(message: str) -> None:
+    typer.secho(f"error: {message}", err=True, fg=typer.colors.RED)
+    raise typer.Exit(2)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="address to listen on")] = None,
+    port: Annotated[int | None, typer.Option(help="port to listen on")] = None,
+    data: Annotated[Path | None, typer.Option("--data", help="import this db.json-shaped store first")] = None,
+    db: DbOption = None,
+) -> None:
+    """Serve the web chat, the agent console, the Twilio endpoints and the APIs."""
+    import uvicorn
+
+    from frontdesk.app import create_app
+
+    settings = _settings(db, data)
+    if data and not data.exists():
+        _fail(f"{data} does not exist")
+    made = settings.ensure_tokens()
+    for kind, token in made.items():
+        typer.echo(f"{kind} token for this run: {token}  (set FRONTDESK_{kind.upper()}_TOKEN to keep one)")
+    uvicorn.run(
+        create_app(settings),
+        host=host or settings.host,
+        port=port or settings.port,
+        log_level="info",
+        ws_max_size=64 * 1024,
+    )
+
+
+@backoffice_app.command("import")
+def backoffice_import(
+    file: Annotated[Path, typer.Argument(help="a store in the retail db.json shape")],
+    db: DbOption = None,
+) -> None:
+    """Replace the back office with FILE."""
+    from actions.backoffice import Backoffice
+
+    if not file.exists():
+        _fail(f"{file} does not exist")
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        _fail(f"{file} is not JSON: {exc}")
+
+    async def run() -> dict:
+        bo = await Backoffice(_settings(db).resolved_db_url()).open()
+        try:
+            return await bo.import_data(data)
+        finally:
+            await bo.close()
+
+    try:
+        counts = asyncio.run(run())
+    except (ValueError, KeyError, TypeError) as exc:
+        _fail(f"{file} is not a valid store: {exc}")
+    typer.echo("imported " + ", ".join(f"{n} {k}" for k, n in counts.items()))
+
+
+@backoffice_app.command("export")
+def backoffice_export(
+    file: Annotated[Path | None, typer.Argument(help="write here instead of standard output")] = None,
+    db: DbOption = None,
+) -> None:
+    """Dump the whole back office as JSON (retail db.json shape plus the other systems)."""
+    from actions.backoffice import Backoffice
+
+    async def run() -> dict:
+        bo = await Backoffice(_settings(db).resolved_db_url()).open()
+        try:
+            return await bo.export_data()
+        finally:
+            await bo.close()
+
+    data = asyncio.run(run())
+    text = json.dumps(data, indent=2, ensure_ascii=False)
+    if file is None:
+        sys.stdout.write(text + "\n")
+    else:
+        file.write_text(text + "\n", encoding="utf-8")
+        typer.echo(f"wrote {file}")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()
