@@ -42,6 +42,8 @@ class IntentFrame(BaseModel):
     slots: dict[str, Slot] = Field(default_factory=dict)
     started_turn: int = 0
     note: str | None = None
+    # Records read for this request (the order in focus, a product's variants) and collection progress.
+    data: dict[str, Any] = Field(default_factory=dict)
 
     def value(self, name: str, default: Any = None) -> Any:
         slot = self.slots.get(name)

@@ -60,6 +60,19 @@ def serve(
     )
 
 
+@app.command()
+def chat(
+    data: Annotated[Path | None, typer.Option("--data", help="import this db.json-shaped store first")] = None,
+    db: DbOption = None,
+) -> None:
+    """Talk to Frontdesk in the terminal (number keys pick a quick reply)."""
+    from frontdesk.terminal import run_chat
+
+    if data and not data.exists():
+        _fail(f"{data} does not exist")
+    asyncio.run(run_chat(_settings(db, data)))
+
+
 @backoffice_app.command("import")
 def backoffice_import(
     file: Annotated[Path, typer.Argument(help="a store in the retail db.json shape")],
@@ -111,6 +124,44 @@ def backoffice_export(
     else:
         file.write_text(text + "\n", encoding="utf-8")
         typer.echo(f"wrote {file}")
+
+
+@backoffice_app.command("reconcile")
+def backoffice_reconcile(
+    db: DbOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the findings as JSON")] = False,
+) -> None:
+    """Compare the audit log with the systems of record; exit 1 when anything needs a person."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from actions.backoffice import Backoffice
+    from actions.reconcile import reconcile
+
+    async def run():
+        bo = await Backoffice(_settings(db).resolved_db_url()).open()
+        try:
+            return await reconcile(bo.db)
+        finally:
+            await bo.close()
+
+    report = asyncio.run(run())
+    if as_json:
+        sys.stdout.write(report.model_dump_json(indent=2) + "\n")
+    else:
+        console = Console()
+        checked = f"{report.checked_writes} verified writes and {report.checked_workflows} workflows checked"
+        if report.clean:
+            console.print(f"[green]clean[/green]: {checked}, nothing to reconcile")
+        else:
+            table = Table(title=f"{len(report.findings)} to reconcile ({checked})")
+            for column in ("kind", "system", "subject", "detail", "audit / workflow"):
+                table.add_column(column, overflow="fold")
+            for f in report.findings:
+                ref = " ".join(x for x in (f"#{f.audit_id}" if f.audit_id else "", f.workflow_id or "") if x)
+                table.add_row(f.kind, f.system, f.subject, f.detail, ref)
+            console.print(table)
+    raise typer.Exit(0 if report.clean else 1)
 
 
 def main() -> None:

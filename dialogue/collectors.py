@@ -1,0 +1,611 @@
+"""Slot collectors: how each kind of slot is asked for, offered as choices, and accepted.
+
+A collector reads only typed understanding (entities, acts, a picked choice, DTMF digits) and the
+customer's own records; it never decides what the business allows, it only gathers the values a
+governed tool will check again.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Any
+
+from dialogue import records
+from dialogue.describe import (
+    address_text,
+    item_label,
+    money,
+    options_text,
+    order_label,
+    payment_label,
+)
+from dialogue.flows import Step
+from dialogue.state import Choice, IntentFrame, Slot
+from dialogue.turn import Turn
+from dialogue.understanding.models import Act
+
+DONE = "__done__"
+CHOICE_CONFIDENCE = 0.6
+DEFAULT_ADDRESS = "__default_address__"
+
+
+class Accepted(Enum):
+    nothing = "nothing"  # the input said nothing about this slot
+    filled = "filled"  # the slot now has its value
+    progress = "progress"  # part of it was given (an item of a list, part of an address)
+    rejected = "rejected"  # it was about this slot but not acceptable; the customer has been told why
+
+
+def set_slot(
+    turn: Turn, frame: IntentFrame, name: str, value: Any, *, confidence: float = 1.0, source: str = "customer"
+) -> None:
+    frame.slots[name] = Slot(name=name, value=value, source_turn=turn.state.turn, confidence=confidence, source=source)
+    turn.event("decision", "fill_slot", {"intent": frame.intent, "slot": name, "value": value, "source": source})
+
+
+def picked(turn: Turn, allowed: set[str] | None = None, *, words: bool = True) -> str | None:
+    """The value of a quick reply: clicked in chat, or resolved from words like "the second one".
+
+    With `allowed`, only a value among those counts: a choice made for an earlier question is
+    not an answer to this one.
+    """
+    if turn.inp.choice and (allowed is None or turn.inp.choice in allowed):
+        return turn.inp.choice
+    if turn.u is None or not words:
+        return None
+    # Words resolved to a quick reply count only when the match is clear and unambiguous.
+    matches = [
+        e
+        for e in turn.u.all("choice")
+        if e.confidence >= CHOICE_CONFIDENCE and (allowed is None or str(e.value) in allowed)
+    ]
+    if not matches:
+        return None
+    best = max(matches, key=lambda e: e.confidence)
+    rivals = {str(e.value) for e in matches if e.confidence >= best.confidence - 0.05}
+    return str(best.value) if len(rivals) == 1 else None
+
+
+def acts(turn: Turn) -> set[Act]:
+    return set(turn.u.acts) if turn.u else set()
+
+
+class Collector:
+    slot: str = ""
+
+    def done(self, frame: IntentFrame, step: Step) -> bool:
+        return frame.value(step.collect) not in (None, "", [])
+
+    async def prompt(self, turn: Turn, frame: IntentFrame, step: Step, *, prefix: str | None = None) -> bool:
+        """Ask for the slot. False when it cannot be collected at all (the customer has been told why)."""
+        turn.ask(step.ask or f"ask_{step.collect}", expects=step.collect, prefix=prefix)
+        return True
+
+    async def accept(self, turn: Turn, frame: IntentFrame, step: Step, *, quiet: bool = False) -> Accepted:
+        return Accepted.nothing
+
+    async def autofill(self, turn: Turn, frame: IntentFrame, step: Step) -> bool:
+        """Fill the slot without asking when there is only one possible value (the read-back confirms it)."""
+        return False
+
+
+# ---------------------------------------------------------------------- orders
+
+
+class OrderCollector(Collector):
+    slot = "order_id"
+
+    async def _candidates(self, turn: Turn, step: Step) -> list[dict]:
+        wanted = step.params.get("status")
+        orders = await records.orders(turn)
+        return [o for o in orders.values() if not wanted or o["status"] in wanted]
+
+    async def prompt(self, turn, frame, step, *, prefix=None) -> bool:
+        candidates = await self._candidates(turn, step)
+        if not candidates:
+            statuses = step.params.get("status") or []
+            turn.say("no_matching_orders", status=" / ".join(statuses) or "")
+            return False
+        choices = [Choice(label=order_label(o, turn.language), value=o["order_id"]) for o in candidates[:10]]
+        frame.data["offered_orders"] = [c.value for c in choices]
+        if len(candidates) == 1:
+            turn.ask(
+                "ask_order_one",
+                expects="order_id",
+                choices=choices,
+                prefix=prefix,
+                order=order_label(candidates[0], turn.language),
+            )
+        else:
+            turn.ask(
+                step.ask or "ask_order_id", expects="order_id", choices=choices, prefix=prefix, count=len(candidates)
+            )
+        return True
+
+    async def accept(self, turn, frame, step, *, quiet=False) -> Accepted:
+        offered = frame.data.get("offered_orders") or []
+        value = turn.inp.choice if turn.inp.choice in offered else None
+        if value is None and turn.u is not None:
+            ent = turn.u.first("order_id")
+            value = ent.value if ent else None
+        if value is None:
+            value = picked(turn, set(offered) | set((turn.state.context.get("orders") or {}).keys()))
+        if value is None and turn.inp.dtmf and 5 <= len(turn.inp.dtmf.strip("#*")) <= 10:
+            value = "#W" + turn.inp.dtmf.strip("#*")
+        if value is None and Act.affirm in acts(turn) and len(offered) == 1 and turn.state.expects == "order_id":
+            value = offered[0]
+        if value is None and turn.u is not None and turn.state.expects == "order_id":
+            # "the one with the office chair": the order among those offered that holds that item.
+            item_ids = {str(e.value) for e in turn.u.all("item")}
+            orders = turn.state.context.get("orders") or {}
+            holding = [
+                oid for oid in offered if item_ids & {i["item_id"] for i in orders.get(oid, {}).get("items", [])}
+            ]
+            if len(holding) == 1:
+                value = holding[0]
+        if value is None:
+            return Accepted.nothing
+        value = str(value).upper()
+        if not value.startswith("#"):
+            value = "#" + value
+        if turn.state.identity.user_id:
+            mine = await records.orders(turn)
+            if value not in mine:
+                if not quiet:
+                    turn.say("order_not_on_account", order_id=value)
+                return Accepted.rejected
+        set_slot(turn, frame, "order_id", value)
+        return Accepted.filled
+
+
+# ---------------------------------------------------------------------- reasons
+
+
+class CancelReasonCollector(Collector):
+    slot = "reason"
+    REASONS = ("no longer needed", "ordered by mistake")
+
+    def _choices(self, turn: Turn) -> list[Choice]:
+        return [Choice(label=turn.text(f"reason_{r.replace(' ', '_')}"), value=r) for r in self.REASONS]
+
+    async def prompt(self, turn, frame, step, *, prefix=None) -> bool:
+        turn.ask(step.ask or "ask_cancel_reason", expects=step.collect, choices=self._choices(turn), prefix=prefix)
+        return True
+
+    async def accept(self, turn, frame, step, *, quiet=False) -> Accepted:
+        value = picked(turn, set(self.REASONS))
+        if value not in self.REASONS and turn.u is not None:
+            ent = turn.u.first("cancel_reason")
+            value = ent.value if ent else None
+        if value in self.REASONS:
+            set_slot(turn, frame, step.collect, value)
+            return Accepted.filled
+        if not quiet and turn.state.expects == step.collect and turn.u and turn.u.text.strip() and not turn.u.intent:
+            turn.say("cancel_reason_not_allowed")
+            return Accepted.rejected
+        return Accepted.nothing
+
+
+# ---------------------------------------------------------------------- items of an order
+
+
+def _order_lines(frame: IntentFrame) -> list[dict]:
+    return list((frame.data.get("order") or {}).get("items", []))
+
+
+class ItemsCollector(Collector):
+    """Several items of the order in focus; keeps asking until the customer says the list is complete."""
+
+    slot = "item_ids"
+
+    def done(self, frame, step) -> bool:
+        return bool(frame.value(step.collect)) and not frame.data.get(f"{step.collect}_open")
+
+    def _remaining(self, frame: IntentFrame, step: Step) -> list[dict]:
+        chosen = list(frame.value(step.collect) or [])
+        remaining = []
+        for line in _order_lines(frame):
+            if line["item_id"] in chosen:
+                chosen.remove(line["item_id"])
+            else:
+                remaining.append(line)
+        return remaining
+
+    async def prompt(self, turn, frame, step, *, prefix=None) -> bool:
+        remaining = self._remaining(frame, step)
+        choices = [Choice(label=item_label(line), value=line["item_id"]) for line in remaining]
+        so_far = frame.value(step.collect) or []
+        if so_far:
+            lines = {line["item_id"]: line for line in _order_lines(frame)}
+            chosen = [lines[i] for i in so_far if i in lines]
+            choices.append(Choice(label=turn.text("label_list_complete"), value=DONE))
+            turn.ask(
+                "ask_more_items",
+                expects=step.collect,
+                choices=choices,
+                prefix=prefix,
+                items=", ".join(item_label(line) for line in chosen),
+            )
+        else:
+            turn.ask(step.ask or "ask_items", expects=step.collect, choices=choices, prefix=prefix)
+        return True
+
+    async def accept(self, turn, frame, step, *, quiet=False) -> Accepted:
+        so_far = list(frame.value(step.collect) or [])
+        remaining = self._remaining(frame, step)
+        value = picked(turn, {r["item_id"] for r in remaining} | {DONE})
+        wanted: list[str] = []
+        if value == DONE:
+            return self._close(turn, frame, step, so_far, quiet)
+        if value:
+            wanted.append(value)
+        elif turn.u is not None:
+            wanted.extend(str(e.value) for e in turn.u.all("item"))
+        added = []
+        for item_id in wanted:
+            line = next((r for r in remaining if r["item_id"] == item_id), None)
+            if line is not None:
+                remaining.remove(line)
+                added.append(item_id)
+        if added:
+            so_far.extend(added)
+            set_slot(turn, frame, step.collect, so_far)
+            frame.data[f"{step.collect}_open"] = bool(remaining) and step.params.get("complete_reminder", True)
+            return Accepted.filled if not frame.data[f"{step.collect}_open"] else Accepted.progress
+        if acts(turn) & {Act.done, Act.deny} and turn.state.expects == step.collect:
+            return self._close(turn, frame, step, so_far, quiet)
+        if wanted and not quiet:
+            turn.say("item_not_in_order")
+            return Accepted.rejected
+        return Accepted.nothing
+
+    async def autofill(self, turn, frame, step) -> bool:
+        lines = _order_lines(frame)
+        if len(lines) != 1 or frame.value(step.collect):
+            return False
+        set_slot(turn, frame, step.collect, [lines[0]["item_id"]], source="default")
+        frame.data[f"{step.collect}_open"] = False
+        turn.say("only_item", item=item_label(lines[0]))
+        return True
+
+    def _close(self, turn, frame, step, so_far, quiet) -> Accepted:
+        if not so_far:
+            if not quiet:
+                turn.say("need_one_item")
+            return Accepted.rejected
+        frame.data[f"{step.collect}_open"] = False
+        turn.event("decision", "list_complete", {"slot": step.collect, "items": so_far})
+        return Accepted.filled
+
+
+class NewItemsCollector(Collector):
+    """For each item being changed, the variant the customer wants instead (same product, available)."""
+
+    slot = "new_item_ids"
+
+    def done(self, frame, step) -> bool:
+        old = frame.value("item_ids") or []
+        return bool(old) and len(frame.value(step.collect) or []) >= len(old)
+
+    def _current(self, frame: IntentFrame, step: Step) -> dict | None:
+        old = frame.value("item_ids") or []
+        index = len(frame.value(step.collect) or [])
+        if index >= len(old):
+            return None
+        return next((line for line in _order_lines(frame) if line["item_id"] == old[index]), None)
+
+    async def candidates(self, turn: Turn, frame: IntentFrame, step: Step) -> list[dict]:
+        line = self._current(frame, step)
+        if line is None:
+            return []
+        product = await records.product(turn, line["product_id"])
+        if product is None:
+            return []
+        return [
+            v | {"product_id": line["product_id"], "name": line["name"]}
+            for v in product["variants"].values()
+            if v["item_id"] != line["item_id"]
+        ]
+
+    async def prompt(self, turn, frame, step, *, prefix=None) -> bool:
+        line = self._current(frame, step)
+        if line is None:
+            return True
+        options = [v for v in await self.candidates(turn, frame, step) if v["available"]]
+        narrowed = frame.data.get("variant_shortlist")
+        if narrowed:
+            options = [v for v in options if v["item_id"] in narrowed] or options
+        if not options:
+            turn.say("no_other_options", item=item_label(line))
+            return False
+        choices = [
+            Choice(label=f"{options_text(v['options'])} ({money(v['price'], turn.language)})", value=v["item_id"])
+            for v in options[:12]
+        ]
+        turn.ask(
+            step.ask or "ask_new_variant", expects=step.collect, choices=choices, prefix=prefix, item=item_label(line)
+        )
+        return True
+
+    async def accept(self, turn, frame, step, *, quiet=False) -> Accepted:
+        line = self._current(frame, step)
+        if line is None:
+            return Accepted.nothing
+        candidates = await self.candidates(turn, frame, step)
+        by_id = {v["item_id"]: v for v in candidates}
+        choice = picked(turn, set(by_id))
+        chosen = by_id.get(choice) if choice else None
+        if chosen is None and turn.u is not None:
+            chosen, verdict = self._from_words(turn, frame, candidates, by_id, quiet)
+            if verdict is not None:
+                return verdict
+        if chosen is None:
+            return Accepted.nothing
+        if not chosen["available"]:
+            if not quiet:
+                turn.say("variant_unavailable", options=options_text(chosen["options"]))
+            return Accepted.rejected
+        new_ids = [*(frame.value(step.collect) or []), chosen["item_id"]]
+        frame.data.pop("variant_shortlist", None)
+        set_slot(turn, frame, step.collect, new_ids)
+        return Accepted.filled if self.done(frame, step) else Accepted.progress
+
+    def _from_words(
+        self, turn: Turn, frame: IntentFrame, candidates: list[dict], by_id: dict[str, dict], quiet: bool
+    ) -> tuple[dict | None, Accepted | None]:
+        """A variant described in words: a confident variant match, else the options named."""
+        variants = [e for e in turn.u.all("variant") if e.value in by_id and e.confidence >= 0.5]
+        if variants:
+            best = max(variants, key=lambda e: e.confidence)
+            close = [e for e in variants if e.confidence >= best.confidence - 0.05]
+            if len(close) == 1:
+                return by_id[best.value], None
+        wanted = [
+            (str(e.value.get("name", "")).lower(), str(e.value.get("value", "")).lower())
+            for e in turn.u.all("option")
+            if isinstance(e.value, dict)
+        ]
+        if not wanted:
+            return None, None
+
+        def score(v: dict) -> int:
+            options = {str(k).lower(): str(x).lower() for k, x in v["options"].items()}
+            return sum(1 for name, value in wanted if options.get(name) == value or value in options.values())
+
+        exact = [v for v in candidates if score(v) == len(wanted)]
+        available = [v for v in exact if v["available"]]
+        if len(available) == 1:
+            return available[0], None
+        if len(available) > 1:
+            frame.data["variant_shortlist"] = [v["item_id"] for v in available]
+            if not quiet:
+                turn.say("several_variants_match")
+            return None, Accepted.rejected
+        if exact and not quiet:
+            turn.say("variant_unavailable", options=options_text(exact[0]["options"]))
+        ranked = sorted((v for v in candidates if v["available"]), key=score, reverse=True)
+        top = [v for v in ranked if score(v) == score(ranked[0])] if ranked else []
+        if top:
+            frame.data["variant_shortlist"] = [v["item_id"] for v in top]
+        if not quiet:
+            if not exact:
+                turn.say("no_exact_variant", wanted=", ".join(value for _, value in wanted))
+        return None, Accepted.rejected
+
+
+# ---------------------------------------------------------------------- payment methods
+
+
+class PaymentCollector(Collector):
+    slot = "payment_method_id"
+
+    async def candidates(self, turn: Turn, frame: IntentFrame, step: Step) -> list[dict]:
+        methods = records.payment_methods(await records.user(turn))
+        order = frame.data.get("order") or {}
+        history = order.get("payment_history", [])
+        original = next((p["payment_method_id"] for p in history if p["transaction_type"] == "payment"), None)
+        purpose = step.params.get("purpose")
+        if purpose == "new_payment":
+            return [m for m in methods if m["id"] != original]
+        if purpose == "refund":
+            return [m for m in methods if m["id"] == original or m["source"] == "gift_card"]
+        return methods
+
+    async def prompt(self, turn, frame, step, *, prefix=None) -> bool:
+        methods = await self.candidates(turn, frame, step)
+        if not methods:
+            turn.say("no_payment_methods")
+            return False
+        choices = [Choice(label=payment_label(m, turn.language), value=m["id"]) for m in methods]
+        turn.ask(step.ask or "ask_payment_method", expects=step.collect, choices=choices, prefix=prefix)
+        return True
+
+    async def accept(self, turn, frame, step, *, quiet=False) -> Accepted:
+        methods = await self.candidates(turn, frame, step)
+        by_id = {m["id"]: m for m in methods}
+        value = turn.inp.choice if turn.inp.choice in by_id else None
+        if value is None and turn.u is not None:
+            ent = turn.u.first("payment_method")
+            if ent is not None:
+                if isinstance(ent.value, str):
+                    value = ent.value
+                elif isinstance(ent.value, dict):
+                    brand = str(ent.value.get("brand") or "").lower()
+                    last_four = str(ent.value.get("last_four") or "")
+                    same = [
+                        m
+                        for m in methods
+                        if m["source"] == ent.value.get("source")
+                        and (not brand or str(m.get("brand") or "").lower() == brand)
+                        and (not last_four or m.get("last_four") == last_four)
+                    ]
+                    if len(same) == 1:
+                        value = same[0]["id"]
+                    elif not same:
+                        value = "__none__"
+                    else:
+                        if not quiet:
+                            turn.say("which_of_these_methods")
+                        return Accepted.rejected
+        if value is None:
+            value = picked(turn, set(by_id))
+        if value is None:
+            return Accepted.nothing
+        if value not in by_id:
+            if not quiet:
+                purpose = step.params.get("purpose")
+                if value == "__none__":
+                    turn.say("no_such_payment_method")
+                else:
+                    turn.say("refund_method_rule" if purpose == "refund" else "payment_method_not_usable")
+            return Accepted.rejected
+        set_slot(turn, frame, step.collect, value)
+        return Accepted.filled
+
+
+# ---------------------------------------------------------------------- addresses
+
+
+REQUIRED_ADDRESS = ("address1", "city", "state", "zip")
+
+
+class AddressCollector(Collector):
+    slot = "address"
+
+    def _partial(self, frame: IntentFrame) -> dict[str, str]:
+        return frame.data.setdefault("address_partial", {})
+
+    async def prompt(self, turn, frame, step, *, prefix=None) -> bool:
+        partial = self._partial(frame)
+        missing = [f for f in REQUIRED_ADDRESS if not partial.get(f)]
+        if partial and missing:
+            names = ", ".join(turn.text(f"field_{f}") for f in missing)
+            turn.ask(
+                "ask_address_missing", expects="address", prefix=prefix, fields=names, so_far=address_text(partial)
+            )
+            return True
+        choices = []
+        if step.params.get("offer_default", frame.intent == "modify_order_address"):
+            profile = await records.user(turn)
+            if profile:
+                choices.append(
+                    Choice(
+                        label=turn.text("label_default_address", address=address_text(profile["address"])),
+                        value=DEFAULT_ADDRESS,
+                    )
+                )
+        turn.ask(step.ask or "ask_address", expects="address", choices=choices, prefix=prefix)
+        return True
+
+    async def accept(self, turn, frame, step, *, quiet=False) -> Accepted:
+        partial = self._partial(frame)
+        if picked(turn, {DEFAULT_ADDRESS}, words=False) == DEFAULT_ADDRESS:
+            profile = await records.user(turn)
+            if profile:
+                partial.clear()
+                partial.update(profile["address"])
+        elif turn.u is not None:
+            got = False
+            for ent in turn.u.all("address"):
+                if isinstance(ent.value, dict):
+                    partial.update({k: str(v) for k, v in ent.value.items() if v})
+                    got = True
+            zip_ent = turn.u.first("zip")
+            if zip_ent and (got or turn.state.expects == "address"):
+                partial["zip"] = str(zip_ent.value)
+                got = True
+            if not got:
+                return Accepted.nothing
+        else:
+            return Accepted.nothing
+        if all(partial.get(f) for f in REQUIRED_ADDRESS):
+            value = {
+                "address1": partial["address1"],
+                "address2": partial.get("address2", ""),
+                "city": partial["city"],
+                "state": partial["state"],
+                "country": partial.get("country") or "USA",
+                "zip": partial["zip"],
+            }
+            set_slot(turn, frame, "address", value)
+            return Accepted.filled
+        return Accepted.progress
+
+
+# ---------------------------------------------------------------------- products
+
+
+class ProductCollector(Collector):
+    slot = "product_id"
+
+    async def accept(self, turn, frame, step, *, quiet=False) -> Accepted:
+        value = picked(turn)
+        if value is None and turn.u is not None:
+            ent = turn.u.first("product")
+            value = ent.value if ent else None
+        if value is None and turn.u is not None:
+            # "the keyboard" on one of the customer's orders names a product too.
+            ent = turn.u.first("item")
+            if ent is not None:
+                for order in (turn.state.context.get("orders") or {}).values():
+                    for line in order.get("items", []):
+                        if line["item_id"] == ent.value:
+                            value = line["product_id"]
+        if value is None:
+            return Accepted.nothing
+        set_slot(turn, frame, step.collect, str(value))
+        return Accepted.filled
+
+
+# ---------------------------------------------------------------------- choices from a list
+
+
+class ChoiceCollector(Collector):
+    """A slot whose values are a fixed list given in the step's params: `options: {value: label_key}`."""
+
+    def _choices(self, turn: Turn, step: Step) -> list[Choice]:
+        return [Choice(label=turn.text(label), value=value) for value, label in step.params.get("options", {}).items()]
+
+    async def prompt(self, turn, frame, step, *, prefix=None) -> bool:
+        turn.ask(
+            step.ask or f"ask_{step.collect}", expects=step.collect, choices=self._choices(turn, step), prefix=prefix
+        )
+        return True
+
+    async def accept(self, turn, frame, step, *, quiet=False) -> Accepted:
+        allowed = {c.value for c in self._choices(turn, step)}
+        value = picked(turn, allowed)
+        if value not in allowed and turn.u is not None:
+            for ent in turn.u.entities:
+                if str(ent.value) in allowed:
+                    value = str(ent.value)
+                    break
+        if value not in allowed and turn.u is not None:
+            words = set(turn.u.normalized.split())
+            hits = [v for v, keys in step.params.get("keywords", {}).items() if words & set(keys)]
+            value = hits[0] if len(hits) == 1 else None
+        if value in allowed:
+            set_slot(turn, frame, step.collect, value)
+            return Accepted.filled
+        return Accepted.nothing
+
+
+COLLECTORS: dict[str, Collector] = {
+    "order_id": OrderCollector(),
+    "cancel_reason": CancelReasonCollector(),
+    "reason": CancelReasonCollector(),
+    "item_ids": ItemsCollector(),
+    "new_item_ids": NewItemsCollector(),
+    "payment_method_id": PaymentCollector(),
+    "address": AddressCollector(),
+    "product_id": ProductCollector(),
+    "choice": ChoiceCollector(),
+}
+
+
+def collector_for(step: Step) -> Collector:
+    name = step.collector or step.collect
+    try:
+        return COLLECTORS[name]
+    except KeyError:
+        raise ValueError(f"no collector named {name!r} (step {step.id!r})") from None

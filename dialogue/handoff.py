@@ -1,0 +1,98 @@
+"""The structured hand-off summary a person receives, so the customer never repeats themselves."""
+
+from __future__ import annotations
+
+from dialogue.api import HandoffSummary
+from dialogue.flows import Flow
+from dialogue.state import WorkflowState
+from dialogue.store import TranscriptEntry
+
+NEXT_STEPS = {
+    "customer_request": "Greet the customer by name and ask how you can help; the request below is unresolved.",
+    "not_understood": "The bot could not understand the last turns: ask the customer to restate the request.",
+    "frustration": "The customer is frustrated: acknowledge it first, then finish the open request.",
+    "identity_failed": "Identity could not be verified: verify it by your own procedure before sharing any data.",
+    "verification_failed": "A write was sent but not verified: check the record in the back office before telling "
+    "the customer anything, then run reconcile.",
+    "system_failure": "A multi-system action did not complete: check the failed steps and reconcile.",
+    "system_unavailable": "A back-office system was down: retry the request once it is back or book a callback.",
+    "forbidden": "The customer asked for something Frontdesk may not do: decide whether an exception applies.",
+    "no_policy_answer": "A policy question had no answer in the knowledge base: answer it and consider adding it.",
+    "internal_error": "Frontdesk hit an internal error mid-conversation: take over and continue from the transcript.",
+}
+
+
+def build_summary(
+    state: WorkflowState, transcript: list[TranscriptEntry], reason: str, flows: dict[str, Flow]
+) -> HandoffSummary:
+    ident = state.identity
+    intents = [f.intent for f in state.intents]
+    slots: dict = {}
+    for frame in state.intents:
+        for name, slot in frame.slots.items():
+            slots.setdefault(name, slot.value)
+    actions = [
+        {
+            "tool": a.tool,
+            "status": a.status,
+            "verified": a.verified,
+            "confirmation_id": a.confirmation_id,
+            "arguments": a.arguments,
+        }
+        for a in state.actions
+    ]
+    failed = [
+        {
+            "tool": a.tool,
+            "status": a.status,
+            "error": a.error,
+            "steps": [s for s in a.steps if s.get("status") != "done"],
+        }
+        for a in state.actions
+        if a.status not in ("ok",)
+    ]
+    policies = sorted({p for f in state.intents if f.intent in flows for p in flows[f.intent].policy})
+    open_requests = [
+        f.intent for f in state.intents if f.status in ("active", "paused", "handed_off", "pending_approval")
+    ]
+    summary_text = _issue(state, intents, open_requests, reason)
+    confidence = 1.0 if state.not_understood_streak == 0 else max(0.2, 1.0 - 0.4 * state.not_understood_streak)
+    return HandoffSummary(
+        session_id=state.session_id,
+        ticket_id=state.handoff_ticket_id,
+        channel=state.channel,
+        reason=reason,
+        customer={
+            "user_id": ident.user_id,
+            "first_name": ident.first_name,
+            "verified_by": ident.method,
+            "phone_hint": ident.phone_hint,
+        },
+        identity_level=ident.level.value,
+        language=state.language,
+        issue_summary=summary_text,
+        intents=intents,
+        slots=slots,
+        actions=actions,
+        failed_steps=failed,
+        sentiment=state.sentiment,
+        frustration=state.frustration,
+        confidence=round(confidence, 2),
+        policy_references=policies,
+        recommended_next_step=NEXT_STEPS.get(reason, NEXT_STEPS["customer_request"]),
+        transcript=[{"role": t.role, "text": t.text, "turn": t.turn} for t in transcript[-40:]],
+    )
+
+
+def _issue(state: WorkflowState, intents: list[str], open_requests: list[str], reason: str) -> str:
+    who = state.identity.user_id or "an unverified customer"
+    parts = [f"{who} ({state.channel}, {state.language})"]
+    if intents:
+        parts.append("asked for " + ", ".join(i.replace("_", " ") for i in intents))
+    if open_requests:
+        parts.append("open: " + ", ".join(i.replace("_", " ") for i in open_requests))
+    done = [a for a in state.actions if a.verified]
+    if done:
+        parts.append("verified: " + ", ".join(f"{a.tool} ({a.confirmation_id})" for a in done))
+    parts.append(f"handed off because: {reason.replace('_', ' ')}")
+    return "; ".join(parts) + "."

@@ -1,0 +1,71 @@
+"""The verified customer's own records, read through governed tools and cached in the state.
+
+Only the authenticated customer's records are ever read here (the tools enforce ownership as
+well). The cache is dropped after every write so a read-back never quotes stale data.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dialogue.turn import Turn
+
+
+async def user(turn: Turn) -> dict[str, Any] | None:
+    state = turn.state
+    if not state.identity.user_id:
+        return None
+    cached = state.context.get("user")
+    if cached and cached.get("user_id") == state.identity.user_id:
+        return cached
+    result = await turn.tool("get_user_details", {"user_id": state.identity.user_id})
+    if not result.ok:
+        return None
+    state.context["user"] = result.output["user"]
+    return state.context["user"]
+
+
+async def orders(turn: Turn) -> dict[str, dict[str, Any]]:
+    """The customer's orders by id (newest last, as the store lists them)."""
+    state = turn.state
+    cached = state.context.get("orders")
+    if cached is not None:
+        return cached
+    profile = await user(turn)
+    found: dict[str, dict[str, Any]] = {}
+    for order_id in (profile or {}).get("orders", []):
+        result = await turn.tool("get_order_details", {"order_id": order_id})
+        if result.ok:
+            found[order_id] = result.output["order"] | {"_version": result.output["version"]}
+    state.context["orders"] = found
+    return found
+
+
+async def product(turn: Turn, product_id: str) -> dict[str, Any] | None:
+    cache = turn.state.context.setdefault("products", {})
+    if product_id in cache:
+        return cache[product_id]
+    result = await turn.tool("get_product_details", {"product_id": product_id})
+    if not result.ok:
+        return None
+    cache[product_id] = result.output["product"]
+    return cache[product_id]
+
+
+async def product_list(turn: Turn) -> list[dict[str, str]]:
+    cached = turn.engine.cache.get("product_list")
+    if cached is None:
+        result = await turn.tool("list_all_product_types", {})
+        cached = result.output["products"] if result.ok else []
+        if result.ok:
+            turn.engine.cache["product_list"] = cached
+    return cached
+
+
+def payment_methods(profile: dict[str, Any] | None) -> list[dict[str, Any]]:
+    return list((profile or {}).get("payment_methods", {}).values())
+
+
+def forget_after_write(turn: Turn) -> None:
+    for key in ("user", "orders"):
+        turn.state.context.pop(key, None)
