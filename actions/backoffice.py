@@ -1,26 +1,37 @@
-"""The back office as one object: database, gateway, tool runner, import/export.
+"""The back office as one object: database, gateway, tool runner, import/export, default store.
 
 Channels and the dialogue get a `Backoffice` from the composition root and use `runner.call`
-for everything; import/export and reconcile are operator functions.
+for everything; import/export, seeding and reconcile are operator functions.
+
+The whole back office travels as one JSON document: the retail `db.json` shape (`products`,
+`users`, `orders`) plus one top-level key per kind of record of the other systems and of
+governance. An import replaces everything in one transaction; keys it leaves out are empty after.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import select
+
+from actions import governance_records, seed
 from actions.circuit import BreakerConfig
 from actions.db import Database
 from actions.faults import FaultInjector, parse_rules
 from actions.gateway import SystemGateway
 from actions.governance import GovernancePolicy, ToolEnv, ToolRunner
 from actions.models import CallContext, ToolResult
-from actions.systems import retail
+from actions.paths import RETAIL_DB
+from actions.systems import billing, claims, crm, identity, notifications, payments, retail, scheduler
 from actions.tools import default_registry
 
 RETAIL_KEYS = ("products", "users", "orders")
+# Every system beside retail, in the order its records are exported.
+OTHER_SYSTEMS = (claims, payments, billing, identity, crm, scheduler, notifications)
 
 
 class Backoffice:
@@ -64,7 +75,16 @@ class Backoffice:
         if missing:
             raise ValueError(f"not a retail store: missing top-level keys {', '.join(missing)}")
         async with self.db.write() as conn:
-            counts = await retail.import_data(conn, data)
+            # The other systems first: their records are few, so a bad one is found before the
+            # store's thousands of rows are loaded (the transaction undoes everything either way).
+            await governance_records.clear(conn)
+            for system in OTHER_SYSTEMS:
+                await system.clear(conn)
+            counts: dict[str, int] = {}
+            for system in OTHER_SYSTEMS:
+                counts |= await system.import_data(conn, data)
+            counts |= await governance_records.import_data(conn, data)
+            counts = await retail.import_data(conn, data) | counts
         return counts
 
     async def import_file(self, path: str | Path) -> dict[str, int]:
@@ -73,4 +93,42 @@ class Backoffice:
 
     async def export_data(self) -> dict[str, Any]:
         async with self.db.read() as conn:
-            return await retail.export_data(conn)
+            out = await retail.export_data(conn)
+            for system in OTHER_SYSTEMS:
+                out |= await system.export_data(conn)
+            out |= await governance_records.export_data(conn)
+        return out
+
+    async def seed(
+        self, *, seed_value: int = seed.DEFAULT_SEED, reference: date = seed.REFERENCE_DATE
+    ) -> dict[str, int]:
+        """Replace the systems beside retail with seed data generated for the store's customers."""
+        async with self.db.write() as conn:
+            rows = (await conn.execute(select(retail.users.c.user_id, retail.users.c.email))).all()
+            data = seed.generate({r.user_id: {"email": r.email} for r in rows}, seed=seed_value, reference=reference)
+            counts: dict[str, int] = {}
+            for system in OTHER_SYSTEMS:
+                await system.clear(conn)
+            for system in OTHER_SYSTEMS:
+                counts |= await system.import_data(conn, data)
+        return counts
+
+    async def ensure_callback_slots(self, start: date | None = None) -> int:
+        """Open the callback slots of the 14 days from `start` (today, in business time) that are missing."""
+        start = start or datetime.now(scheduler.BUSINESS_TZ).date()
+        async with self.db.write() as conn:
+            return await scheduler.ensure_slots(conn, start)
+
+    async def ensure_default_store(self) -> dict[str, int] | None:
+        """On an empty back office, load the shipped retail store and the seeded systems.
+
+        Returns what was imported, or None when there was data already. Either way the callback
+        slots of the coming two weeks are opened, so a long-lived store always has times to offer.
+        """
+        counts = None
+        if await self.is_empty():
+            text = await asyncio.to_thread(RETAIL_DB.read_text, encoding="utf-8")
+            data = json.loads(text)
+            counts = await self.import_data(data | seed.generate(data["users"]))
+        await self.ensure_callback_slots()
+        return counts

@@ -2,11 +2,18 @@
 
 Each system declares its own tables on the shared `metadata`. Writers get a transaction that
 serialises against other writers (SQLite `BEGIN IMMEDIATE`, row locks on PostgreSQL), so a
-read-check-write inside one transaction cannot interleave with another writer.
+read-check-write inside one transaction cannot interleave with another writer. On SQLite the
+writers of one process also queue on an asyncio lock, first come first served: SQLite has one
+writer at a time anyway, and its busy handler (polling with growing sleeps) would otherwise let
+an unlucky writer wait seconds behind later ones. Writers in other processes still meet the
+busy timeout.
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
+import json.scanner
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -18,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 metadata = MetaData()
 
 DEFAULT_SQLITE_PATH = Path("var") / "frontdesk.sqlite3"
+SQLITE_BUSY_TIMEOUT_S = 30
 
 
 def normalise_url(url: str | None) -> str:
@@ -37,6 +45,23 @@ def normalise_url(url: str | None) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
+_scan_json = json.scanner.make_scanner(json.JSONDecoder())
+
+
+def loads_json(text: str | bytes) -> object:
+    """`json.loads` for the documents this database stores, twice as fast on the short documents
+    a store export reads by the thousand: the C scanner straight away, falling back to
+    `json.loads` for anything it does not take whole (leading space, bytes, trailing text)."""
+    if isinstance(text, str):
+        try:
+            value, end = _scan_json(text, 0)
+        except StopIteration:
+            return json.loads(text)
+        if end == len(text):
+            return value
+    return json.loads(text)
+
+
 class Database:
     """An async engine plus the two kinds of transaction the systems use."""
 
@@ -44,15 +69,17 @@ class Database:
         self.url = normalise_url(url)
         parsed = make_url(self.url)
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
-        kwargs: dict = {"echo": echo}
+        kwargs: dict = {"echo": echo, "json_deserializer": loads_json}
         if self.is_sqlite:
             db_path = parsed.database
             if db_path and db_path != ":memory:":
                 Path(db_path).parent.mkdir(parents=True, exist_ok=True)
-            kwargs["connect_args"] = {"timeout": 30}
+            kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_S}
         else:
             kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
+        self._writers: asyncio.Lock | None = None
+        self._writers_loop: asyncio.AbstractEventLoop | None = None
         if self.is_sqlite:
             self._install_sqlite_hooks()
 
@@ -97,10 +124,31 @@ class Database:
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:
+        if not self.is_sqlite:
+            async with self._write_transaction() as conn:
+                yield conn
+            return
+        lock = self._writer_queue()
+        async with asyncio.timeout(SQLITE_BUSY_TIMEOUT_S):
+            await lock.acquire()
+        try:
+            async with self._write_transaction() as conn:
+                yield conn
+        finally:
+            lock.release()
+
+    @asynccontextmanager
+    async def _write_transaction(self) -> AsyncIterator[AsyncConnection]:
         async with self.engine.connect() as conn:
             conn = await conn.execution_options(frontdesk_write=True)
             async with conn.begin():
                 yield conn
+
+    def _writer_queue(self) -> asyncio.Lock:
+        loop = asyncio.get_running_loop()
+        if self._writers is None or self._writers_loop is not loop:
+            self._writers, self._writers_loop = asyncio.Lock(), loop
+        return self._writers
 
     def for_update(self, stmt: Select) -> Select:
         """Lock the selected rows until commit (SQLite already serialises writers)."""

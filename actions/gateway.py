@@ -2,7 +2,9 @@
 
 A call is `gateway.call(system, operation, fn)`. Business errors raised by `fn` pass through and
 do not count against the system's health; infrastructure failures come out as `SystemFailure`
-subclasses so callers can decide whether a retry is safe.
+subclasses so callers can decide whether a retry is safe. A database that is locked, deadlocked,
+unreachable or out of resources is such a failure: its transaction was rolled back, so the call
+can be retried under the same idempotency key.
 """
 
 from __future__ import annotations
@@ -11,11 +13,25 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
 from actions.circuit import BreakerConfig, CircuitBreaker
 from actions.errors import LostResponse, SystemError_, SystemFailure, SystemTimeout, SystemUnavailable
 from actions.faults import FaultInjector, FaultKind
 
 T = TypeVar("T")
+
+# SQLSTATE classes of failures that say nothing about the request: connection (08), transaction
+# rollback such as deadlock or serialisation failure (40), resources (53), operator intervention (57).
+_TRANSIENT_SQLSTATE = ("08", "40", "53", "57")
+
+
+def _transient(exc: DBAPIError) -> bool:
+    if isinstance(exc, OperationalError | InterfaceError) or exc.connection_invalidated:
+        return True
+    state = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None) or ""
+    return str(state)[:2] in _TRANSIENT_SQLSTATE
+
 
 SYSTEMS = ("retail", "payments", "billing", "identity", "crm", "scheduler", "notifications")
 
@@ -75,6 +91,10 @@ class SystemGateway:
             raise
         except (OSError, ConnectionError) as exc:
             raise SystemError_(system, f"the {system} system failed on {operation}: {exc}") from exc
+        except DBAPIError as exc:
+            if not _transient(exc):
+                raise
+            raise SystemError_(system, f"the {system} system failed on {operation}: {exc.orig}") from exc
         if kind is FaultKind.lost_response:
             raise LostResponse(system, f"the reply from {system} to {operation} was lost")
         return result

@@ -5,6 +5,7 @@ needs, who owns its target, how it runs and how its post-condition is read back.
 `ToolRunner` enforces all of that the same way for every tool:
 
     validate -> risk (forbidden / confirm / approve) -> identity -> ownership
+      -> approval spent by this request (one approval, one request)
       -> idempotency (same key: first result, no write) -> run through the gateway with retries
          (only because the key makes the write idempotent) -> verification read -> audit entry
 
@@ -174,6 +175,13 @@ def _error(exc: BackofficeError) -> ToolErrorInfo:
     return ToolErrorInfo(code=exc.code, message=exc.message, details=getattr(exc, "details", {}) or {})
 
 
+def _not_applied(exc: BackofficeError) -> ToolErrorInfo:
+    """An error raised before any write was attempted: the caller may say nothing changed."""
+    error = _error(exc)
+    error.details["applied"] = False
+    return error
+
+
 def _status_for(exc: BackofficeError) -> str:
     if isinstance(exc, SystemUnavailable):
         return "unavailable"
@@ -271,7 +279,7 @@ class ToolRunner:
                 owner = await self._read(spec.system, f"{spec.name}.owner", lambda conn: spec.owner(conn, args))
                 timings["ownership_ms"] = round((time.perf_counter() - t0) * 1000, 2)
             except BackofficeError as exc:
-                return ToolResult(**base, status=_status_for(exc), error=_error(exc))
+                return ToolResult(**base, status=_status_for(exc), error=_not_applied(exc))
             if owner is None:
                 return ToolResult(
                     **base,
@@ -287,9 +295,13 @@ class ToolRunner:
                         message="that record belongs to another customer; it cannot be shared or changed",
                     ),
                 )
+        key = ctx.idempotency_key or _generated_key(spec.name)
+        if risk is RiskClass.approve:
+            problem = await self._claim_approval(ctx.approval_id, key)
+            if problem is not None:
+                return ToolResult(**base, status="needs_approval", error=problem)
         if not spec.write:
             return await self._run_read(spec, args, ctx, base, timings)
-        key = ctx.idempotency_key or _generated_key(spec.name)
         if spec.is_saga:
             return await self._run_saga(spec, args, ctx, key, base, timings)
         return await self._run_write(spec, args, ctx, key, base, timings)
@@ -310,6 +322,24 @@ class ToolRunner:
             )
         return None
 
+    async def _claim_approval(self, approval_id: str, key: str) -> ToolErrorInfo | None:
+        """An approval is spent by the first request (idempotency key) that uses it; a repeat of
+        that request still passes, any other request needs an approval of its own."""
+
+        async def once():
+            async with self.db.write() as conn:
+                return await idempotency.claim(conn, f"approval:{approval_id}", key)
+
+        try:
+            holder = await self._with_retries("approvals", "claim", once)
+        except BackofficeError as exc:
+            return _error(exc)
+        if holder != key:
+            return ToolErrorInfo(
+                code="approval_used", message=f"approval {approval_id} was already used for another request"
+            )
+        return None
+
     # ------------------------------------------------------------------ plumbing
 
     async def _read(self, system: str, operation: str, fn: Callable[[AsyncConnection], Awaitable[Any]]) -> Any:
@@ -321,9 +351,14 @@ class ToolRunner:
 
         return await self._with_retries(system, operation, once)
 
-    async def _with_retries(self, system: str, operation: str, fn: Callable[[], Awaitable[Any]]) -> Any:
+    async def _with_retries(
+        self, system: str, operation: str, fn: Callable[[], Awaitable[Any]], tries: list[int] | None = None
+    ) -> Any:
+        """Call through the gateway, retrying system failures; `tries` (one counter) counts the calls made."""
         policy = self.env.policy
         for attempt in range(1, policy.max_attempts + 1):
+            if tries is not None:
+                tries[0] = attempt
             try:
                 return await self.gateway.call(system, operation, fn)
             except SystemUnavailable:
@@ -342,19 +377,21 @@ class ToolRunner:
         tool: str,
         req_hash: str,
         body: Callable[[AsyncConnection], Awaitable[dict]],
+        tries: list[int] | None = None,
     ) -> tuple[dict, bool, int]:
         """Apply a write exactly once under `key`; retry only because the key makes that safe.
 
         Returns (stored result, replayed, attempts). A retry after a lost reply finds the
         idempotency record the first attempt committed and returns it instead of writing again.
+        `tries` still holds the number of attempts when this raises.
         """
-        attempts = 0
+        tries = tries if tries is not None else [0]
         first_lookup = True
 
         async def once():
-            nonlocal attempts, first_lookup
-            attempts += 1
+            nonlocal first_lookup
             async with self.db.write() as conn:
+                await idempotency.lock(conn, key)
                 prior = await idempotency.lookup(conn, key, tool, req_hash)
                 if prior is not None:
                     return prior, first_lookup
@@ -363,16 +400,20 @@ class ToolRunner:
                 await idempotency.remember(conn, key, tool, req_hash, stored)
                 return stored, False
 
-        stored, replayed = await self._with_retries(system, operation, once)
-        return stored, replayed, attempts
+        stored, replayed = await self._with_retries(system, operation, once, tries)
+        return stored, replayed, tries[0]
 
-    async def _landed(self, key: str, tool: str, req_hash: str) -> dict | None:
-        """After the gateway gave up: did the write land anyway? Ask the idempotency record."""
+    async def _landed(self, key: str, tool: str, req_hash: str) -> tuple[dict | None, bool]:
+        """After the gateway gave up: did the write land anyway? Ask the idempotency record.
+
+        Returns (stored result or None, whether the answer is known): when the record cannot be
+        read either, nobody knows whether the write happened, and the result must say so.
+        """
         try:
             async with self.db.read() as conn:
-                return await idempotency.lookup(conn, key, tool, req_hash)
+                return await idempotency.lookup(conn, key, tool, req_hash), True
         except Exception:
-            return None
+            return None, False
 
     # ------------------------------------------------------------------ reads
 
@@ -400,18 +441,26 @@ class ToolRunner:
             }
 
         t0 = time.perf_counter()
-        attempts = 1
+        tries = [0]
         try:
-            stored, replayed, attempts = await self._apply_once(spec.system, spec.name, key, spec.name, req_hash, body)
+            stored, replayed, attempts = await self._apply_once(
+                spec.system, spec.name, key, spec.name, req_hash, body, tries
+            )
         except SystemFailure as exc:
-            stored = None if isinstance(exc, SystemUnavailable) else await self._landed(key, spec.name, req_hash)
+            attempts = tries[0]
+            stored, known = (None, True) if isinstance(exc, SystemUnavailable) else await self._landed(
+                key, spec.name, req_hash
+            )
             if stored is None:
                 timings["run_ms"] = round((time.perf_counter() - t0) * 1000, 2)
-                return ToolResult(**base, status=_status_for(exc), error=_error(exc), attempts=attempts)
+                error = _error(exc)
+                # Whether anything was written: False proven by the missing idempotency record.
+                error.details["applied"] = False if known else None
+                return ToolResult(**base, status=_status_for(exc), error=error, attempts=attempts)
             replayed = False
         except BackofficeError as exc:
             timings["run_ms"] = round((time.perf_counter() - t0) * 1000, 2)
-            return ToolResult(**base, status=_status_for(exc), error=_error(exc), attempts=attempts)
+            return ToolResult(**base, status=_status_for(exc), error=_error(exc), attempts=tries[0])
         timings["run_ms"] = round((time.perf_counter() - t0) * 1000, 2)
         output = spec.output.model_validate(stored["output"])
         t1 = time.perf_counter()
@@ -446,7 +495,7 @@ class ToolRunner:
         try:
             record = await self._workflow_for(spec, key, args_json, user_id)
         except BackofficeError as exc:
-            return ToolResult(**base, status=_status_for(exc), error=_error(exc))
+            return ToolResult(**base, status=_status_for(exc), error=_not_applied(exc))
         base["workflow_id"] = record.workflow_id
         if record.status in ("completed", "compensated", "needs_reconciliation") and record.result:
             # A repeat of a finished workflow: the first result, nothing written again.
@@ -475,8 +524,8 @@ class ToolRunner:
                     lambda conn, step=step: step.action(self.env, conn, state),
                 )
             except SystemFailure as exc:
-                landed = (
-                    None
+                landed, _ = (
+                    (None, True)
                     if isinstance(exc, SystemUnavailable)
                     else await self._landed(step_key, f"{spec.name}.{step.name}", req_hash)
                 )

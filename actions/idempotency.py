@@ -2,6 +2,8 @@
 
 The record is inserted in the same transaction as the write it describes, so either both land
 or neither does: a reply lost after commit is recovered by asking again with the same key.
+Two requests with the same key at the same moment are serialised on the key (`lock`), so the
+second sees the first's record instead of writing again.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import hashlib
 import json
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, String, Table, insert, select
+from sqlalchemy import JSON, Column, DateTime, String, Table, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from actions.db import metadata
@@ -38,6 +40,14 @@ def confirmation_id(key: str, prefix: str = "FD") -> str:
     return f"{prefix}-{hashlib.sha256(key.encode()).hexdigest()[:8].upper()}"
 
 
+async def lock(conn: AsyncConnection, key: str) -> None:
+    """Hold the key until the transaction ends. SQLite's writers are serialised already; on
+    PostgreSQL a transaction-scoped advisory lock does it without a row to lock yet."""
+    if conn.dialect.name == "postgresql":
+        lock_id = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big", signed=True)
+        await conn.execute(select(func.pg_advisory_xact_lock(lock_id)))
+
+
 async def lookup(conn: AsyncConnection, key: str, tool: str, req_hash: str) -> dict[str, Any] | None:
     row = (await conn.execute(select(idempotency_keys).where(idempotency_keys.c.key == key))).first()
     if row is None:
@@ -54,3 +64,21 @@ async def remember(conn: AsyncConnection, key: str, tool: str, req_hash: str, re
     await conn.execute(
         insert(idempotency_keys).values(key=key, tool=tool, request_hash=req_hash, result=result, created_at=utcnow())
     )
+
+
+async def claim(conn: AsyncConnection, key: str, holder: str) -> str:
+    """Bind `key` to `holder` on first use and return whoever holds it (the caller compares)."""
+    await lock(conn, key)
+    row = (await conn.execute(select(idempotency_keys.c.result).where(idempotency_keys.c.key == key))).first()
+    if row is not None:
+        return str(row.result["holder"])
+    await conn.execute(
+        insert(idempotency_keys).values(
+            key=key,
+            tool="claim",
+            request_hash=request_hash("claim", {"holder": holder}),
+            result={"holder": holder},
+            created_at=utcnow(),
+        )
+    )
+    return holder

@@ -563,6 +563,14 @@ class ProductCollector(Collector):
 class ChoiceCollector(Collector):
     """A slot whose values are a fixed list given in the step's params: `options: {value: label_key}`."""
 
+    def recognises(self, turn: Turn, step: Step) -> bool:
+        """Whether the words plainly answer this question (a listed keyword or a clear match of a choice)."""
+        allowed = {c.value for c in self._choices(turn, step)}
+        if picked(turn, allowed) is not None or turn.u is None:
+            return picked(turn, allowed) is not None
+        words = set(turn.u.normalized.split())
+        return any(words & set(keys) for keys in step.params.get("keywords", {}).values())
+
     def _choices(self, turn: Turn, step: Step) -> list[Choice]:
         return [Choice(label=turn.text(label), value=value) for value, label in step.params.get("options", {}).items()]
 
@@ -590,6 +598,121 @@ class ChoiceCollector(Collector):
         return Accepted.nothing
 
 
+# ---------------------------------------------------------------------- subscription plans
+
+
+class PlanCollector(Collector):
+    """Another plan than the current one, bigger or smaller as the request says."""
+
+    slot = "plan_id"
+
+    async def candidates(self, turn: Turn, frame: IntentFrame, step: Step) -> list[dict]:
+        plans = frame.data.get("_plans")
+        if plans is None:
+            result = await turn.tool("list_plans", {})
+            plans = (result.output or {}).get("plans", []) if result.ok else []
+            frame.data["_plans"] = plans
+            turn.engine.cache["plan_ids"] = [p["plan_id"] for p in plans]
+        current = (frame.data.get("subscription") or {}).get("plan") or {}
+        price = current.get("monthly_price", 0.0)
+        direction = step.params.get("direction")
+        return [
+            p
+            for p in plans
+            if p["plan_id"] != current.get("plan_id")
+            and (direction != "up" or p["monthly_price"] > price)
+            and (direction != "down" or p["monthly_price"] < price)
+        ]
+
+    def _label(self, turn: Turn, plan: dict) -> str:
+        return turn.text("plan_label", name=plan["name"], price=money(plan["monthly_price"], turn.language))
+
+    async def prompt(self, turn, frame, step, *, prefix=None) -> bool:
+        plans = await self.candidates(turn, frame, step)
+        if not plans:
+            turn.say("no_other_plan")
+            return False
+        choices = [Choice(label=self._label(turn, p), value=p["plan_id"]) for p in plans]
+        turn.ask(step.ask or "ask_new_plan", expects=step.collect, choices=choices, prefix=prefix)
+        return True
+
+    async def accept(self, turn, frame, step, *, quiet=False) -> Accepted:
+        plans = {p["plan_id"]: p for p in await self.candidates(turn, frame, step)}
+        value = turn.inp.choice if turn.inp.choice in plans else None
+        if value is None and turn.u is not None:
+            ent = turn.u.first("plan")
+            value = str(ent.value) if ent and str(ent.value) in plans else None
+            if value is None and len(plans) == 1 and Act.affirm in acts(turn):
+                value = next(iter(plans))
+        if value is None:
+            value = picked(turn, set(plans))
+        if value is None:
+            return Accepted.nothing
+        current = (frame.data.get("subscription") or {}).get("plan") or {}
+        frame.data["_readback"] = {
+            "from_plan": self._label(turn, current) if current else "",
+            "to_plan": self._label(turn, plans[value]),
+        }
+        set_slot(turn, frame, step.collect, value)
+        return Accepted.filled
+
+
+# ---------------------------------------------------------------------- callback times
+
+
+class CallbackSlotCollector(Collector):
+    slot = "slot_id"
+
+    async def candidates(self, turn: Turn, frame: IntentFrame) -> list[dict]:
+        slots = frame.data.get("_slots")
+        if slots is None:
+            result = await turn.tool("list_callback_slots", {"limit": 12})
+            slots = (result.output or {}).get("slots", []) if result.ok else []
+            frame.data["_slots"] = slots
+        return slots
+
+    async def prompt(self, turn, frame, step, *, prefix=None) -> bool:
+        slots = await self.candidates(turn, frame)
+        if not slots:
+            turn.say("no_callback_slots")
+            return False
+        choices = [Choice(label=s["local_time"], value=s["slot_id"]) for s in slots]
+        turn.ask(step.ask or "ask_callback_time", expects=step.collect, choices=choices, prefix=prefix)
+        return True
+
+    async def accept(self, turn, frame, step, *, quiet=False) -> Accepted:
+        slots = await self.candidates(turn, frame)
+        by_id = {s["slot_id"]: s for s in slots}
+        value = turn.inp.choice if turn.inp.choice in by_id else None
+        if value is None and turn.u is not None:
+            date = turn.u.first("date")
+            time = turn.u.first("time")
+            if date or time:
+                fits = [
+                    s
+                    for s in slots
+                    if (not date or str(s["starts_at"]).startswith(str(date.value)))
+                    and (not time or str(s["starts_at"])[11:16] == str(time.value)[:5])
+                ]
+                if len(fits) >= 1 and (time or len(fits) == 1):
+                    value = fits[0]["slot_id"]
+                elif fits:
+                    frame.data["_slots"] = fits
+                    if not quiet:
+                        turn.say("which_time_that_day")
+                    return Accepted.rejected
+                elif not quiet:
+                    turn.say("no_slot_then")
+                    return Accepted.rejected
+        if value is None:
+            value = picked(turn, set(by_id))
+        if value is None:
+            return Accepted.nothing
+        frame.data["_readback"] = {"time": by_id[value]["local_time"]}
+        set_slot(turn, frame, step.collect, value)
+        return Accepted.filled
+
+
 COLLECTORS: dict[str, Collector] = {
     "order_id": OrderCollector(),
     "cancel_reason": CancelReasonCollector(),
@@ -600,6 +723,8 @@ COLLECTORS: dict[str, Collector] = {
     "address": AddressCollector(),
     "product_id": ProductCollector(),
     "choice": ChoiceCollector(),
+    "plan": PlanCollector(),
+    "callback_slot": CallbackSlotCollector(),
 }
 
 

@@ -24,9 +24,10 @@ from actions import approvals
 from actions.backoffice import Backoffice
 from actions.models import Actor, IdentityLevel, RiskClass, ToolResult, utcnow
 from dialogue import identity, outcomes, records
-from dialogue.api import BotMessage, CustomerInput, TurnResult, UnknownSession
+from dialogue.api import BotMessage, CustomerInput, HandoffSummary, TurnResult, UnknownSession
 from dialogue.collectors import Accepted, collector_for, set_slot
 from dialogue.flows import Flow, Step, load_flows, lookup, resolve_args
+from dialogue.forbidden import ForbiddenRequests
 from dialogue.handoff import build_summary
 from dialogue.knowledge import KnowledgeBase
 from dialogue.redact import redact
@@ -65,6 +66,9 @@ class EngineConfig(BaseModel):
     max_not_understood: int = 2
     frustration_handoff: int = 2
     intent_switch_confidence: float = 0.55
+    # A request this clear starts a new flow even while answering the current question
+    # ("wait, first where is my order W123").
+    digression_confidence: float = 0.9
 
 
 class DialogueEngine:
@@ -87,6 +91,7 @@ class DialogueEngine:
         self.flows = flows or load_flows()
         self.responses = responses or Responses.load()
         self.knowledge = knowledge or KnowledgeBase.load()
+        self.forbidden = ForbiddenRequests.load()
         self.clock = clock
         self.cache: dict[str, Any] = {}
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
@@ -248,6 +253,34 @@ class DialogueEngine:
             await self._save(turn, prev)
             return self._result(turn)
 
+    async def handoff_summary(self, session_id: str) -> HandoffSummary:
+        """The hand-off summary of a session as it stands now (rebuilt from the stored state)."""
+        state = await self._must_load(session_id)
+        summary = build_summary(
+            state, await self.store.transcript(session_id), state.escalation_reason or "customer_request", self.flows
+        )
+        summary.ticket_id = state.handoff_ticket_id
+        return summary
+
+    async def handoff_queue(self, limit: int = 100) -> list[HandoffSummary]:
+        """Conversations waiting for or with a person, oldest first."""
+        states = await self.store.list_by(mode="agent", limit=limit)
+        out = []
+        for state in sorted(states, key=lambda s: s.updated_at):
+            summary = await self.handoff_summary(state.session_id)
+            out.append(summary)
+        return out
+
+    async def pending_approvals(self) -> list[approvals.Approval]:
+        return await approvals.pending(self.backoffice.db)
+
+    async def decide_approval(
+        self, approval_id: str, *, approve: bool, by: str, note: str | None = None
+    ) -> TurnResult | None:
+        """A person approves or denies a queued action; the conversation continues with the verified result."""
+        await approvals.decide(self.backoffice.db, approval_id, approve=approve, by=by, note=note)
+        return await self.approval_decided(approval_id)
+
     async def approval_decided(self, approval_id: str) -> TurnResult | None:
         """A person decided on a queued action: run it (if approved) and tell the customer."""
         approval = await approvals.get(self.backoffice.db, approval_id)
@@ -353,6 +386,10 @@ class DialogueEngine:
         if u.has(Act.cancel) and not u.intent:
             await self._never_mind(turn)
             return
+        forbidden = self.forbidden.match(u.text, state.language)
+        if forbidden is not None:
+            await self._refuse(turn, forbidden)
+            return
 
         # ---- identity details are welcome at any point
         if (
@@ -389,6 +426,10 @@ class DialogueEngine:
         new_intents = self._new_intents(turn, active)
         if new_intents:
             turn.used = True
+            later = await self._more_requests(turn)
+            for name in reversed(later):
+                state.intents.append(IntentFrame(intent=name, status="paused", started_turn=state.turn))
+                turn.event("decision", "queue_intent", {"intent": name, "from": "same_sentence"})
             self._push(turn, new_intents, active)
         elif active is not None:
             await self._fill(turn, active)
@@ -398,11 +439,8 @@ class DialogueEngine:
 
         if state.active is not None:
             await self._continue(turn)
-        elif not turn.asked and not turn.ended and state.mode == "bot":
-            if not turn.used:
-                await self._not_understood(turn)
-            else:
-                turn.ask("anything_else", expects=_ANYTHING_ELSE)
+        elif not turn.asked and not turn.ended and state.mode == "bot" and turn.used:
+            turn.ask("anything_else", expects=_ANYTHING_ELSE)
 
         if not turn.used and not turn.ended and state.mode == "bot" and not turn.handoff:
             await self._not_understood(turn, already_asked=turn.asked)
@@ -509,14 +547,27 @@ class DialogueEngine:
             return []
         if active is not None and u.intent_confidence < self.config.intent_switch_confidence:
             return []
-        if active is not None and turn.state.expects and self._answers_expected(turn):
-            return []
-        found = [u.intent]
-        # "...and also ...": look for a second request in the rest of the sentence.
-        parts = [p for p in _SPLIT.split(u.text) if p.strip()]
-        if len(parts) > 1:
-            extra = turn.state.context.setdefault("extra_requests", [])
-            extra.extend(parts[1:])
+        strong = u.intent_confidence >= self.config.digression_confidence
+        if active is not None and turn.state.expects:
+            step = self._current_step(active)
+            collector = collector_for(step) if step is not None and step.collect else None
+            if collector is not None and hasattr(collector, "recognises") and collector.recognises(turn, step):
+                return []  # a plain answer to the question just asked, whatever else it resembles
+            if self._answers_expected(turn) and not strong:
+                return []
+        return [u.intent]
+
+    async def _more_requests(self, turn: Turn) -> list[str]:
+        """ "...and also ...": further requests in the rest of the sentence, in the order said."""
+        parts = [p for p in _SPLIT.split(turn.u.text) if p.strip()]
+        found: list[str] = []
+        if len(parts) < 2:
+            return found
+        ctx = await self._context(turn)
+        for part in parts[1:]:
+            u = await self.understander.understand(part, ctx)
+            if u.intent in self.flows and u.intent != turn.u.intent and u.intent not in found:
+                found.append(u.intent)
         return found
 
     def _answers_expected(self, turn: Turn) -> bool:
@@ -564,6 +615,12 @@ class DialogueEngine:
                     if got is Accepted.filled:
                         turn.used = True
                         turn.tried.add(later.id)
+
+    def _callback_topic(self, state: WorkflowState) -> str:
+        others = [f.intent.replace("_", " ") for f in state.intents if f.intent != "schedule_callback"]
+        reason = state.context.get("offer_reason") or state.escalation_reason
+        topic = "callback requested" + (f" about {', '.join(others)}" if others else "")
+        return topic + (f" ({reason.replace('_', ' ')})" if reason else "")
 
     async def _from_request(self, turn: Turn, frame: IntentFrame, step: Step) -> bool:
         """Read the opening request again now that its records are known ("exchange my keyboard")."""
@@ -617,40 +674,30 @@ class DialogueEngine:
             if frame is None:
                 paused = [f for f in state.intents if f.status == "paused"]
                 if paused:
-                    paused[-1].status = "active"
-                    turn.event("decision", "resume_intent", {"intent": paused[-1].intent})
-                    turn.say("back_to_request", request=turn.text(f"intent_{paused[-1].intent}"))
-                    continue
-                extra = state.context.pop("extra_requests", None)
-                if extra and await self._extra_requests(turn, extra):
+                    frame = paused[-1]
+                    frame.status = "active"
+                    turn.event("decision", "resume_intent", {"intent": frame.intent})
+                    key = "back_to_request" if frame.step else "next_request"
+                    turn.say(key, request=turn.text(f"intent_{frame.intent}"))
                     continue
                 if not turn.asked and not turn.ended and state.mode == "bot" and state.pending_approval is None:
                     turn.ask("anything_else", expects=_ANYTHING_ELSE)
                 return
             if frame.step is None and not frame.data.get("_started"):
                 frame.data["_started"] = True
+                if frame.intent == "schedule_callback":
+                    frame.data.setdefault("topic", self._callback_topic(state))
                 await self._prefill(turn, frame)
             if await self._run(turn, frame):
                 return
-
-    async def _extra_requests(self, turn: Turn, texts: list[str]) -> bool:
-        ctx = await self._context(turn)
-        for text in texts:
-            u = await self.understander.understand(text, ctx)
-            if u.intent in self.flows and not any(
-                f.intent == u.intent and f.status == "active" for f in turn.state.intents
-            ):
-                turn.state.intents.append(IntentFrame(intent=u.intent, started_turn=turn.state.turn))
-                turn.event("decision", "start_intent", {"intent": u.intent, "from": "same_sentence"})
-                turn.say("next_request", request=turn.text(f"intent_{u.intent}"))
-                return True
-        return False
 
     async def _run(self, turn: Turn, frame: IntentFrame) -> bool:
         """Advance `frame`. True when the turn must stop here (a question was asked or a person joined)."""
         state = turn.state
         flow = self.flows[frame.intent]
         for _ in range(len(flow.steps) * 3 + 5):
+            if frame.status != "active":
+                return turn.asked or bool(turn.handoff)
             if not state.identity.level.at_least(flow.identity):
                 if state.expects in ("identity", "otp_code") and turn.asked:
                     return True
@@ -697,8 +744,8 @@ class DialogueEngine:
                     return False
                 return True
             if kind == "call":
-                if not await self._call(turn, frame, step, flow):
-                    return turn.asked or frame.status != "active" or bool(turn.handoff)
+                if not await self._call(turn, frame, step, flow) and (turn.asked or turn.handoff):
+                    return True
                 continue
             if kind == "require":
                 value = lookup(step.require.path, frame, state)
@@ -748,7 +795,7 @@ class DialogueEngine:
             self._next(frame, flow)
             return True
         code = result.error.code if result.error else ""
-        if code in ("not_owner", "not_found", "order_not_found"):
+        if code in ("not_owner", "not_found", "order_not_found") and "order_id" in args:
             turn.say("order_not_on_account", order_id=args.get("order_id", ""))
             collect = next((s for s in flow.steps if s.collect and s.collect in args), None)
             if collect is not None:
@@ -757,6 +804,9 @@ class DialogueEngine:
             return False
         if result.status in ("unavailable", "failed"):
             await self._system_down(turn, frame, result)
+            return False
+        if step.otherwise is not None:
+            await self._otherwise(turn, frame, step, flow)
             return False
         turn.say("lookup_failed")
         frame.status = "failed"
@@ -1030,6 +1080,14 @@ class DialogueEngine:
 
     # --------------------------------------------------------------- the rest of the decisions
 
+    async def _refuse(self, turn: Turn, tool: str) -> None:
+        """A request Frontdesk may never carry out: the registry refuses it, the customer hears why."""
+        turn.used = True
+        result = await turn.tool(tool, {})
+        turn.event("decision", "forbidden_request", {"tool": tool, "status": result.status})
+        turn.say("forbidden_action")
+        await self._offer_help(turn, "forbidden")
+
     async def _never_mind(self, turn: Turn) -> None:
         state = turn.state
         turn.used = True
@@ -1155,6 +1213,8 @@ class DialogueEngine:
                 "reason": reason,
                 "summary": summary.model_dump(mode="json"),
                 "user_id": state.identity.user_id,
+                "channel": state.channel,
+                "priority": "high" if reason in ("frustration", "verification_failed", "system_failure") else "normal",
             },
             actor=Actor.system("dialogue"),
         )

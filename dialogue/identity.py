@@ -34,13 +34,20 @@ async def prompt(turn: Turn, level: IdentityLevel, *, prefix: str | None = None)
         return True
     if level is IdentityLevel.strong and not ident.level.at_least(IdentityLevel.strong):
         if not turn.state.context.get("otp_sent"):
-            result = await turn.tool("send_one_time_code", {"user_id": ident.user_id})
+            result = await turn.tool("send_one_time_code", {"user_id": ident.user_id, "channel": "email"})
             if not result.ok:
                 turn.say("otp_send_failed")
                 return False
             turn.state.context["otp_sent"] = True
-            destination = (result.output or {}).get("destination") or ""
-            turn.say("otp_sent", destination=mask_email(destination) if "@" in destination else destination)
+            destination = (result.output or {}).get("sent_to") or ""
+            turn.say(
+                "otp_sent",
+                destination=destination
+                if "•" in destination or "*" in destination
+                else mask_email(destination)
+                if "@" in destination
+                else destination,
+            )
         turn.ask("ask_otp", expects="otp_code", prefix=prefix)
         return True
     return True
@@ -131,7 +138,8 @@ async def _accept_code(turn: Turn) -> bool | None:
         return None
     turn.used = True
     result = await turn.tool("verify_one_time_code", {"user_id": ident.user_id, "code": code})
-    if result.ok and (result.output or {}).get("verified", True):
+    check = result.output or {}
+    if result.ok and check.get("valid"):
         ident.level = IdentityLevel.strong
         ident.method = "otp"
         ident.verified_turn = turn.state.turn
@@ -139,7 +147,7 @@ async def _accept_code(turn: Turn) -> bool | None:
         turn.say("otp_ok")
         return True
     error = result.error.code if result.error else ""
-    details = (result.output or {}) | ((result.error.details if result.error else {}) or {})
+    details = check | ((result.error.details if result.error else {}) or {})
     if "locked" in error or details.get("locked"):
         turn.state.context["account_locked"] = True
         turn.say("otp_locked")

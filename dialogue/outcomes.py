@@ -20,6 +20,7 @@ from dialogue.describe import (
     item_names,
     items_text,
     join,
+    mask_email,
     money,
     options_text,
     payment_text,
@@ -162,6 +163,25 @@ def _readback_values(turn: Turn, frame: IntentFrame, step: Step, args: dict[str,
         v["return_items"] = items_text(chosen, lang)
         v["amount"] = money(sum(line["price"] for line in chosen), lang)
         v["method"] = payment_text(methods.get(args["payment_method_id"]), lang)
+    if tool == "refund_package":
+        quote = frame.data.get("quote") or {}
+        lines = list(order.get("items", []))
+        chosen = [ln for ln in lines if ln["item_id"] in (args.get("item_ids") or [ln["item_id"] for ln in lines])]
+        v["claim_items"] = items_text(chosen, lang)
+        v["kind"] = turn.text(f"claim_kind_{args['kind']}")
+        if args["resolution"] == "refund":
+            method = methods.get(quote.get("refund_method_id"))
+            v["what"] = turn.text(
+                "claim_refund_line",
+                amount=money(quote.get("amount"), lang),
+                method=payment_text(method, lang) if method else turn.text("original_method"),
+                timing=refund_timing(method, lang),
+            )
+        else:
+            v["what"] = turn.text("claim_replacement_line", address=address_text(order.get("address", {})))
+    if tool == "reset_password":
+        profile = turn.state.context.get("user") or {}
+        v["email"] = mask_email(profile.get("email", "")) if profile else ""
     for key, value in (frame.data.get("_readback") or {}).items():
         v.setdefault(key, value)
     return v
@@ -270,7 +290,12 @@ async def report(
         if result.status == "forbidden":
             await engine._offer_help(turn, "forbidden")
         return
-    if result.status == "unavailable":
+    applied = (result.error.details or {}).get("applied") if result.error else None
+    undone = bool(result.steps) and all(s.status in ("failed", "compensated", "skipped") for s in result.steps)
+    if result.status == "unavailable" or (
+        result.status == "failed" and (undone or (applied is False and not result.steps))
+    ):
+        # Proven not written (circuit open, or no idempotency record after the retries): say so.
         await engine._system_down(turn, frame, result)
         return
     # failed / unverified / needs_reconciliation: it may or may not have happened. Say so, get a person.
@@ -357,9 +382,32 @@ def success(turn: Turn, frame: IntentFrame, step: Step, result: ToolResult) -> s
             values["difference"] = turn.text("difference_refund", amount=money(-diff, lang), method=method)
         else:
             values["difference"] = turn.text("difference_none")
-    for k, v in (result.output or {}).items():
+    output = result.output or {}
+    if result.tool == "change_subscription":
+        names = {p["plan_id"]: p["name"] for p in frame.data.get("_plans", [])}
+        values["to_plan"] = names.get(output.get("to_plan"), output.get("to_plan", ""))
+        total = output.get("prorated_total") or 0.0
+        key = "prorated_charge" if total > 0 else "prorated_credit" if total < 0 else "prorated_none"
+        values["prorated"] = turn.text(key, amount=money(abs(total), lang), invoice=output.get("invoice_id", ""))
+    if result.tool == "refund_package":
+        if output.get("resolution") == "refund":
+            method = methods.get(output.get("refund_method_id"))
+            values["what"] = turn.text(
+                "claim_refunded_line",
+                amount=money(output.get("amount"), lang),
+                method=payment_text(method, lang) if method else turn.text("original_method"),
+                timing=refund_timing(method, lang),
+            )
+        else:
+            values["what"] = turn.text("claim_replaced_line", order_id=output.get("replacement_order_id", ""))
+    if result.tool == "reset_password":
+        sent_to = output.get("sent_to") or ""
+        values["email"] = sent_to if "•" in sent_to or "*" in sent_to else mask_email(sent_to)
+    for k, v in output.items():
         if isinstance(v, (str, int, float)):
             values.setdefault(k, v)
+    for k, v in (frame.data.get("_readback") or {}).items():
+        values.setdefault(k, v)
     return turn.text(step.success or f"done_{result.tool}", **values)
 
 

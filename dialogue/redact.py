@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 _CARD = re.compile(r"\b(?:\d[ -]?){12,18}\d\b")
-_CODE = re.compile(r"\b\d{4,8}\b")
+_CODE = re.compile(r"\b(?:\d[\s-]*){4,8}\b")
 _SPOKEN_DIGITS = re.compile(
     r"\b(?:(?:zero|oh|one|two|three|four|five|six|seven|eight|nine|cero|uno|dos|tres|cuatro|cinco|seis|siete|ocho|nueve)"
     r"[\s,-]*){4,}",

@@ -12,6 +12,9 @@ from actions.backoffice import Backoffice
 from actions.models import Actor, CallContext, IdentityLevel
 from actions.paths import RETAIL_DB
 
+# Shared fixtures: the retail store copied per test, and the seeded back office.
+pytest_plugins = ["tests.retail_fixtures", "tests.office"]
+
 _DATA: dict | None = None
 
 

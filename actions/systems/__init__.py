@@ -1,3 +1,12 @@
 """The systems of record. Importing this package registers every system's tables."""
 
-from actions.systems import retail  # noqa: F401
+from actions.systems import (  # noqa: F401
+    billing,
+    claims,
+    crm,
+    identity,
+    notifications,
+    payments,
+    retail,
+    scheduler,
+)

@@ -4,11 +4,15 @@ An order is stored as one row whose items, fulfilments and payment history are J
 the order is the unit every retail write changes, and its `version` column turns a write made
 against a stale read into a clear conflict. Import and export use the shape of the retail
 `db.json` exactly; keys this module does not know are kept in `extra` so any dataset round-trips.
+
+Writers lock the customer's row first (`lock_user`), then the order: every retail write touches
+one customer's order and gift cards, so on PostgreSQL this serialises exactly the writes that
+could race on a balance or a status, in one lock order (no deadlocks). SQLite already
+serialises writers with `BEGIN IMMEDIATE`.
 """
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from sqlalchemy import (
@@ -125,7 +129,7 @@ def _user_doc(row, pms: list) -> dict[str, Any]:
     doc: dict[str, Any] = {
         "user_id": row.user_id,
         "name": {"first_name": row.first_name, "last_name": row.last_name},
-        "address": copy.deepcopy(row.address),
+        "address": row.address,
         "email": row.email,
         "payment_methods": {pm["id"]: pm for pm in pms},
         "orders": list(row.order_ids),
@@ -154,13 +158,13 @@ def _order_doc(row) -> dict[str, Any]:
     doc: dict[str, Any] = {
         "order_id": row.order_id,
         "user_id": row.user_id,
-        "address": copy.deepcopy(row.address),
-        "items": copy.deepcopy(row.items),
+        "address": row.address,
+        "items": row.items,
         "status": row.status,
-        "fulfillments": copy.deepcopy(row.fulfillments),
-        "payment_history": copy.deepcopy(row.payment_history),
+        "fulfillments": row.fulfillments,
+        "payment_history": row.payment_history,
     }
-    doc.update(copy.deepcopy(row.extra or {}))
+    doc.update(row.extra or {})
     return doc
 
 
@@ -183,6 +187,13 @@ async def user_version(conn: AsyncConnection, user_id: str) -> int:
     return int(v)
 
 
+async def lock_user(conn: AsyncConnection, user_id: str) -> None:
+    """Hold the customer's row until commit: the first lock every retail write takes."""
+    found = (await conn.execute(_locked(conn, select(users.c.user_id).where(users.c.user_id == user_id), True))).first()
+    if found is None:
+        raise NotFound(f"no user with id {user_id!r}", code="user_not_found")
+
+
 async def find_user_by_email(conn: AsyncConnection, email: str) -> str | None:
     email = (email or "").strip().lower()
     return (await conn.execute(select(users.c.user_id).where(func.lower(users.c.email) == email))).scalar()
@@ -197,9 +208,14 @@ async def find_user_by_name_zip(conn: AsyncConnection, first: str, last: str, zi
     return (await conn.execute(stmt)).scalar()
 
 
-async def get_order(conn: AsyncConnection, order_id: str) -> tuple[dict[str, Any], int]:
+def _locked(conn: AsyncConnection, stmt, lock: bool):
+    return stmt.with_for_update() if lock and conn.dialect.name != "sqlite" else stmt
+
+
+async def get_order(conn: AsyncConnection, order_id: str, *, lock: bool = False) -> tuple[dict[str, Any], int]:
+    """The order and its version; `lock` holds the row until commit (inside a write)."""
     order_id = normalise_order_id(order_id)
-    row = (await conn.execute(select(orders).where(orders.c.order_id == order_id))).first()
+    row = (await conn.execute(_locked(conn, select(orders).where(orders.c.order_id == order_id), lock))).first()
     if row is None:
         raise NotFound(f"no order with id {order_id}", code="order_not_found")
     return _order_doc(row), int(row.version)
@@ -343,13 +359,131 @@ async def _insert_order(conn: AsyncConnection, o: dict[str, Any], position: int)
 # ---------------------------------------------------------------- import / export
 
 
+class InvalidStore(InvalidArguments, ValueError):
+    """A file to import is not a retail store; it names the first offending record and field."""
+
+    code = "invalid_store"
+
+
+def _fail(where: str, problem: str) -> None:
+    raise InvalidStore(f"{where}: {problem}")
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _text(value: Any, where: str, max_len: int) -> None:
+    if not isinstance(value, str):
+        _fail(where, f"must be a string, not {value!r}")
+    if len(value) > max_len:
+        _fail(where, f"is longer than {max_len} characters")
+
+
+def _mapping(value: Any, where: str) -> dict:
+    if not isinstance(value, dict):
+        _fail(where, f"must be an object, not {type(value).__name__}")
+    return value
+
+
+def _same_id(doc: dict, field: str, key: str, where: str) -> None:
+    if field in doc and doc[field] != key:
+        _fail(where, f"{field} is {doc[field]!r} but the record is filed under {key!r}")
+
+
+def check_store(data: Any) -> None:
+    """Refuse anything that would not load, or would not come back out exactly as it went in."""
+    _mapping(data, "the store")
+    for key in ("products", "users", "orders"):
+        _mapping(data.get(key), key)
+    item_owner: dict[str, str] = {}
+    for pid, p in data["products"].items():
+        where = f"products[{pid!r}]"
+        _text(pid, where, 32)
+        _mapping(p, where)
+        _same_id(p, "product_id", pid, where)
+        _text(p.get("name"), f"{where}.name", 200)
+        for iid, v in _mapping(p.get("variants"), f"{where}.variants").items():
+            vwhere = f"{where}.variants[{iid!r}]"
+            _text(iid, vwhere, 32)
+            _mapping(v, vwhere)
+            _same_id(v, "item_id", iid, vwhere)
+            if iid in item_owner:
+                _fail(vwhere, f"item id also used by product {item_owner[iid]!r}")
+            item_owner[iid] = pid
+            _mapping(v.get("options"), f"{vwhere}.options")
+            if not isinstance(v.get("available"), bool):
+                _fail(f"{vwhere}.available", f"must be true or false, not {v.get('available')!r}")
+            if not _is_number(v.get("price")):
+                _fail(f"{vwhere}.price", f"must be a number, not {v.get('price')!r}")
+    pm_owner: dict[str, str] = {}
+    for uid, u in data["users"].items():
+        where = f"users[{uid!r}]"
+        _text(uid, where, 80)
+        _mapping(u, where)
+        _same_id(u, "user_id", uid, where)
+        name = _mapping(u.get("name"), f"{where}.name")
+        _text(name.get("first_name"), f"{where}.name.first_name", 100)
+        _text(name.get("last_name"), f"{where}.name.last_name", 100)
+        address = _mapping(u.get("address"), f"{where}.address")
+        _text(str(address.get("zip", "")), f"{where}.address.zip", 20)
+        _text(u.get("email"), f"{where}.email", 200)
+        if not isinstance(u.get("orders", []), list):
+            _fail(f"{where}.orders", "must be a list of order ids")
+        for pmid, pm in _mapping(u.get("payment_methods", {}), f"{where}.payment_methods").items():
+            pwhere = f"{where}.payment_methods[{pmid!r}]"
+            _text(pmid, pwhere, 80)
+            _mapping(pm, pwhere)
+            _same_id(pm, "id", pmid, pwhere)
+            if pmid in pm_owner:
+                _fail(pwhere, f"payment method id also used by user {pm_owner[pmid]!r}")
+            pm_owner[pmid] = uid
+            _text(pm.get("source"), f"{pwhere}.source", 40)
+            if pm.get("balance") is not None and not _is_number(pm["balance"]):
+                _fail(f"{pwhere}.balance", f"must be a number, not {pm['balance']!r}")
+            for field, size in (("brand", 40), ("last_four", 8)):
+                if pm.get(field) is not None:
+                    _text(pm[field], f"{pwhere}.{field}", size)
+    for oid, o in data["orders"].items():
+        where = f"orders[{oid!r}]"
+        _text(oid, where, 32)
+        _mapping(o, where)
+        missing = [k for k in _ORDER_KEYS if k not in o]
+        if missing:
+            _fail(where, f"lacks {', '.join(missing)}")
+        _same_id(o, "order_id", oid, where)
+        _text(o["status"], f"{where}.status", 60)
+        if o["user_id"] not in data["users"]:
+            _fail(f"{where}.user_id", f"no user {o['user_id']!r} in the store")
+        _mapping(o["address"], f"{where}.address")
+        for field in ("items", "fulfillments", "payment_history"):
+            if not isinstance(o[field], list) or not all(isinstance(x, dict) for x in o[field]):
+                _fail(f"{where}.{field}", "must be a list of objects")
+        for n, item in enumerate(o["items"]):
+            for field in ("item_id", "product_id"):
+                _text(item.get(field), f"{where}.items[{n}].{field}", 32)
+            if not _is_number(item.get("price")):
+                _fail(f"{where}.items[{n}].price", f"must be a number, not {item.get('price')!r}")
+        for n, entry in enumerate(o["payment_history"]):
+            if entry.get("transaction_type") not in ("payment", "refund"):
+                _fail(f"{where}.payment_history[{n}].transaction_type", "must be 'payment' or 'refund'")
+            if not _is_number(entry.get("amount")):
+                _fail(f"{where}.payment_history[{n}].amount", f"must be a number, not {entry.get('amount')!r}")
+            _text(entry.get("payment_method_id"), f"{where}.payment_history[{n}].payment_method_id", 80)
+
+
 async def clear(conn: AsyncConnection) -> None:
     for table in (orders, payment_methods, users, variants, products):
         await conn.execute(delete(table))
 
 
 async def import_data(conn: AsyncConnection, data: dict[str, Any]) -> dict[str, int]:
-    """Load `products`, `users` and `orders` in the retail db.json shape (replacing what is there)."""
+    """Load `products`, `users` and `orders` in the retail db.json shape (replacing what is there).
+
+    The whole file is checked before anything is touched, and the caller's transaction makes the
+    replacement all or nothing.
+    """
+    check_store(data)
     await clear(conn)
     prod_rows, var_rows = [], []
     for p_pos, (pid, p) in enumerate(data.get("products", {}).items()):

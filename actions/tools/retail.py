@@ -47,7 +47,12 @@ SYSTEM = store.SYSTEM
 
 
 async def _order_for_write(conn: AsyncConnection, args) -> tuple[dict[str, Any], int]:
-    order, version = await store.get_order(conn, args.order_id)
+    """The order to change, locked (customer first, then order) and checked against the version read."""
+    owner = await store.order_owner(conn, args.order_id)
+    if owner is None:
+        raise NotFound(f"no order with id {args.order_id}", code="order_not_found")
+    await store.lock_user(conn, owner)
+    order, version = await store.get_order(conn, args.order_id, lock=True)
     if args.expected_version is not None and args.expected_version != version:
         raise Conflict(
             f"order {order['order_id']} changed since it was read back to the customer; read it again",
@@ -104,11 +109,8 @@ async def _price_difference(
         )
     diff = 0.0
     variants = []
-    # Match each old item to an order line the way the store does: first unmatched line with that id.
-    lines = list(order["items"])
-    for item_id, new_item_id in zip(item_ids, new_item_ids, strict=True):
-        line = next(line for line in lines if line["item_id"] == item_id)
-        lines.remove(line)
+    for line, new_item_id in zip(_lines_for(order, item_ids), new_item_ids, strict=True):
+        item_id = line["item_id"]
         if must_differ and new_item_id == item_id:
             raise PreconditionFailed(f"the new item for {item_id} is the same item", code="same_item")
         try:
@@ -125,6 +127,18 @@ async def _price_difference(
         diff += variant["price"] - line["price"]
         variants.append(variant)
     return money(diff), variants
+
+
+def _lines_for(order: dict, item_ids: list[str]) -> list[dict]:
+    """The order lines the item ids name, in order: each id takes the first line with that id not
+    already taken, so an item listed twice names both of its lines."""
+    taken: set[int] = set()
+    lines = []
+    for item_id in item_ids:
+        index = next(n for n, line in enumerate(order["items"]) if line["item_id"] == item_id and n not in taken)
+        taken.add(index)
+        lines.append(order["items"][index])
+    return lines
 
 
 def _require_gift_card_covers(pm: dict, amount: float) -> None:
@@ -322,8 +336,7 @@ async def _modify_items(env: ToolEnv, conn, args: ModifyOrderItems, ctx) -> Orde
     if pm["source"] == "gift_card":
         await store.adjust_gift_card(conn, pm["id"], -diff)
         touched.add(pm["id"])
-    for item_id, variant in zip(args.item_ids, variants, strict=True):
-        line = next(line for line in order["items"] if line["item_id"] == item_id)
+    for line, variant in zip(_lines_for(order, args.item_ids), variants, strict=True):
         line["item_id"] = variant["item_id"]
         line["price"] = variant["price"]
         line["options"] = variant["options"]
@@ -412,6 +425,7 @@ async def _verify_exchange(env: ToolEnv, conn, args: ExchangeItems, out: OrderCh
 
 
 async def _modify_user_address(env: ToolEnv, conn, args: ModifyUserAddress, ctx) -> UserChange:
+    await store.lock_user(conn, args.user_id)
     version = await store.user_version(conn, args.user_id)
     await store.set_user_address(conn, args.user_id, args.as_address(), version)
     return UserChange(user=await store.get_user(conn, args.user_id))

@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from actions.errors import InvalidArguments
 from actions.systems.retail import normalise_order_id
 
 
@@ -99,7 +100,11 @@ class OrderRef(BaseModel):
     @field_validator("order_id")
     @classmethod
     def _norm(cls, v: str) -> str:
-        return normalise_order_id(v)
+        try:
+            return normalise_order_id(v)
+        except InvalidArguments as exc:
+            # Pydantic turns only ValueError into a validation error the runner can report.
+            raise ValueError(exc.message) from None
 
 
 class FindByEmail(BaseModel):

@@ -1,1 +1,8 @@
-"""Understanding: what the customer said, as typed data. It never decides what the business allows."""
+"""Understanding: what the customer said, as typed data. It never decides what the business allows.
+
+`models` is the contract. `builtin.BuiltinUnderstanding` is the offline implementation
+(`language`, `normalize` and `numbers`, `intent`, `acts`, `entities/*`, `sentiment`, with the
+per-language files under assets/nlu/); `llm.LLMUnderstanding` asks an OpenAI-compatible endpoint
+and falls back to the built-in one; `factory.create_understander` picks between them;
+`evaluate` measures and tunes the intent model.
+"""

@@ -102,6 +102,8 @@ class Understanding(BaseModel):
     sentiment: float = Field(default=0.0, ge=-1.0, le=1.0)
     frustrated: bool = False
     source: Literal["builtin", "llm"] = "builtin"
+    # Set when an LLM understanding was asked for but failed and the built-in one answered instead.
+    fallback_reason: str | None = None
 
     def has(self, act: Act) -> bool:
         return act in self.acts

@@ -1,0 +1,74 @@
+"""Import and export of what governance keeps: approvals, workflow records, the audit log, idempotency keys.
+
+They travel with the systems' data so that an exported back office, imported elsewhere, still
+answers a repeated request with its first result and can still be reconciled.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from actions.approvals import Approval, approvals
+from actions.audit import AuditEntry, audit_log
+from actions.idempotency import idempotency_keys
+from actions.systems.records import UtcDatetime, clear_tables, insert_all, records
+from actions.workflows import WorkflowRecord, workflows
+
+EXPORT_KEYS = ("approvals", "workflows", "audit_log", "idempotency_keys")
+
+
+class IdempotencyRecord(BaseModel):
+    key: str
+    tool: str
+    request_hash: str
+    result: dict[str, Any]
+    created_at: UtcDatetime
+
+
+def _dated(model: BaseModel) -> dict[str, Any]:
+    # Python mode keeps datetimes as datetimes for the DateTime columns; JSON columns get JSON values.
+    values = model.model_dump(mode="json")
+    for name, value in model:
+        if isinstance(value, datetime):
+            values[name] = value if value.tzinfo else value.replace(tzinfo=UTC)
+    return values
+
+
+async def clear(conn: AsyncConnection) -> None:
+    await clear_tables(conn, approvals, workflows, audit_log, idempotency_keys)
+
+
+async def import_data(conn: AsyncConnection, data: dict[str, Any]) -> dict[str, int]:
+    appr = [Approval.model_validate(v | {"approval_id": k}) for k, v in (data.get("approvals") or {}).items()]
+    flows = [WorkflowRecord.model_validate(v | {"workflow_id": k}) for k, v in (data.get("workflows") or {}).items()]
+    entries = [AuditEntry.model_validate(v) for v in data.get("audit_log") or []]
+    keys = [IdempotencyRecord.model_validate(v | {"key": k}) for k, v in (data.get("idempotency_keys") or {}).items()]
+    await insert_all(conn, approvals, [_dated(a) for a in appr])
+    await insert_all(conn, workflows, [_dated(w) for w in flows])
+    await insert_all(conn, audit_log, [_dated(e) for e in entries])
+    await insert_all(conn, idempotency_keys, [_dated(k) for k in keys])
+    if entries and conn.dialect.name == "postgresql":
+        # Explicit ids do not move the sequence: later entries must continue after the imported ones.
+        top = (await conn.execute(select(func.max(audit_log.c.id)))).scalar()
+        await conn.execute(text("SELECT setval(pg_get_serial_sequence('audit_log', 'id'), :top)"), {"top": top})
+    return {"audit_log": len(entries), "workflows": len(flows)}
+
+
+async def export_data(conn: AsyncConnection) -> dict[str, Any]:
+    appr = records(Approval, (await conn.execute(select(approvals).order_by(approvals.c.approval_id))).all())
+    flows = records(WorkflowRecord, (await conn.execute(select(workflows).order_by(workflows.c.workflow_id))).all())
+    entries = records(AuditEntry, (await conn.execute(select(audit_log).order_by(audit_log.c.id))).all())
+    keys = records(
+        IdempotencyRecord, (await conn.execute(select(idempotency_keys).order_by(idempotency_keys.c.key))).all()
+    )
+    return {
+        "approvals": {a.approval_id: a.model_dump(mode="json") for a in appr},
+        "workflows": {w.workflow_id: w.model_dump(mode="json") for w in flows},
+        "audit_log": [e.model_dump(mode="json") for e in entries],
+        "idempotency_keys": {k.key: k.model_dump(mode="json") for k in keys},
+    }
