@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from datetime import datetime
 from typing import Any
 
@@ -11,11 +13,14 @@ from sqlalchemy import JSON, Boolean, Column, DateTime, Float, Integer, String, 
 from actions.db import Database, metadata
 from actions.models import utcnow
 
+log = logging.getLogger(__name__)
+
 audit_log = Table(
     "audit_log",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("at", DateTime(timezone=True), nullable=False),
+    Column("call_id", String(40), index=True),
     Column("tool", String(80), nullable=False, index=True),
     Column("write", Boolean, nullable=False),
     Column("risk", String(20), nullable=False),
@@ -36,6 +41,7 @@ audit_log = Table(
 class AuditEntry(BaseModel):
     id: int | None = None
     at: datetime = Field(default_factory=utcnow)
+    call_id: str | None = None
     tool: str
     write: bool
     risk: str
@@ -52,15 +58,75 @@ class AuditEntry(BaseModel):
     duration_ms: float = 0.0
 
 
-async def record(db: Database, entry: AuditEntry) -> int:
+def _values(entry: AuditEntry) -> dict[str, Any]:
     values = entry.model_dump(exclude={"id"}, mode="json")
     values["at"] = entry.at
+    return values
+
+
+async def record(db: Database, entry: AuditEntry) -> int:
+    """Write one entry now, in its own transaction (used for writes: their audit must be durable)."""
     async with db.write() as conn:
-        res = await conn.execute(insert(audit_log).values(**values))
+        res = await conn.execute(insert(audit_log).values(**_values(entry)))
         return int(res.inserted_primary_key[0])
 
 
+class BatchedAudit:
+    """Entries of reads, written a batch per transaction in the background.
+
+    A read's audit entry does not need its own transaction before the customer hears the answer;
+    batching keeps the audit complete without putting a serialised write on every look-up.
+    Anything that queries the log (`entries`) flushes first, and closing flushes what is left.
+    """
+
+    def __init__(self, db: Database, *, interval_s: float = 0.05, max_pending: int = 20_000):
+        self.db = db
+        self.interval_s = interval_s
+        self.max_pending = max_pending
+        self._pending: list[dict[str, Any]] = []
+        self._task: asyncio.Task | None = None
+        self._lock = asyncio.Lock()
+        _WRITERS[id(db)] = self
+
+    def add(self, entry: AuditEntry) -> None:
+        if len(self._pending) >= self.max_pending:
+            # The database has been failing for a long while: keep the newest, say how many were lost.
+            self._pending = self._pending[-self.max_pending // 2 :]
+            log.error("audit buffer overflow: older read entries dropped")
+        self._pending.append(_values(entry))
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._flush_soon())
+
+    async def _flush_soon(self) -> None:
+        await asyncio.sleep(self.interval_s)
+        await self.flush()
+
+    async def flush(self) -> None:
+        async with self._lock:
+            if not self._pending:
+                return
+            batch, self._pending = self._pending, []
+            try:
+                async with self.db.write() as conn:
+                    await conn.execute(insert(audit_log), batch)
+            except Exception:
+                self._pending = batch + self._pending
+                log.exception("audit flush failed; will retry")
+
+    async def close(self) -> None:
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+        await self.flush()
+        _WRITERS.pop(id(self.db), None)
+
+
+_WRITERS: dict[int, BatchedAudit] = {}
+
+
 async def entries(db: Database, *, tool: str | None = None, writes_only: bool = False) -> list[AuditEntry]:
+    writer = _WRITERS.get(id(db))
+    if writer is not None:
+        await writer.flush()
     stmt = select(audit_log).order_by(audit_log.c.id)
     if tool:
         stmt = stmt.where(audit_log.c.tool == tool)

@@ -60,6 +60,7 @@ class Backoffice:
         return self
 
     async def close(self) -> None:
+        await self.runner.read_audit.close()
         await self.db.dispose()
 
     async def call(self, tool: str, args: dict[str, Any] | None = None, ctx: CallContext | None = None) -> ToolResult:

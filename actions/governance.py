@@ -202,6 +202,7 @@ class ToolRunner:
     def __init__(self, env: ToolEnv, registry: ToolRegistry):
         self.env = env
         self.registry = registry
+        self.read_audit = audit.BatchedAudit(env.db)
 
     @property
     def db(self) -> Database:
@@ -691,7 +692,9 @@ class ToolRunner:
     async def _audit(
         self, spec: ToolSpec, raw_args: dict, ctx: CallContext, result: ToolResult, timings: dict
     ) -> int | None:
+        result.call_id = result.call_id or uuid.uuid4().hex
         entry = audit.AuditEntry(
+            call_id=result.call_id,
             tool=spec.name,
             write=spec.write,
             risk=result.risk.value,
@@ -707,6 +710,9 @@ class ToolRunner:
             timings=timings,
             duration_ms=result.duration_ms,
         )
+        if not spec.write:
+            self.read_audit.add(entry)
+            return None
         for attempt in range(3):
             try:
                 return await audit.record(self.db, entry)

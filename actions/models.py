@@ -104,7 +104,8 @@ class ToolResult(BaseModel):
     verification: Verification | None = None
     steps: list[StepRecord] = Field(default_factory=list)
     workflow_id: str | None = None
-    audit_id: int | None = None
+    audit_id: int | None = None  # the audit row, for writes (reads are audited in batches)
+    call_id: str | None = None  # also on the audit entry, for every call
     idempotency_key: str | None = None
     replayed: bool = False
     attempts: int = 1

@@ -85,8 +85,8 @@ def backoffice_import(
         _fail(f"{file} does not exist")
     try:
         data = json.loads(file.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        _fail(f"{file} is not JSON: {exc}")
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        _fail(f"{file} is not a UTF-8 JSON file: {exc}")
 
     async def run() -> dict:
         bo = await Backoffice(_settings(db).resolved_db_url()).open()

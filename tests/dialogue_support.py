@@ -87,6 +87,9 @@ def spoken_email(email: str) -> str:
     return " ".join(out) + " at " + domain.replace(".", " dot ")
 
 
-def spoken_order(order_id: str) -> str:
+def spoken_order(order_id: str, language: str = "en") -> str:
+    if language == "es":
+        digits = "cero uno dos tres cuatro cinco seis siete ocho nueve".split()
+        return "número w " + " ".join(digits[int(d)] for d in order_id.lstrip("#W"))
     digits = "zero one two three four five six seven eight nine".split()
     return "hash w " + " ".join(digits[int(d)] for d in order_id.lstrip("#W"))

@@ -32,11 +32,16 @@ async def last_code_sent_to(bo, user_id: str) -> str:
     """What the customer reads in their inbox: the code in the newest message of the outbox."""
     async with bo.db.read() as conn:
         rows = (
-            await conn.execute(
-                select(notifications.outbox).where(notifications.outbox.c.user_id == user_id)
-                .order_by(notifications.outbox.c.created_at.desc())
+            (
+                await conn.execute(
+                    select(notifications.outbox)
+                    .where(notifications.outbox.c.user_id == user_id)
+                    .order_by(notifications.outbox.c.created_at.desc())
+                )
             )
-        ).mappings().all()
+            .mappings()
+            .all()
+        )
     for row in rows:
         found = re.search(r"\b(\d{6})\b", row["body"])
         if found:
@@ -137,8 +142,9 @@ async def test_denied_approval_changes_nothing(chat, office):
     await chat.script("refund", "yes")
     before = await office.export_data()
     pending = await chat.engine.pending_approvals()
-    result = await chat.engine.decide_approval(pending[0].approval_id, approve=False, by="agent.ana",
-                                                 note="The carrier shows it delivered to your door.")
+    result = await chat.engine.decide_approval(
+        pending[0].approval_id, approve=False, by="agent.ana", note="The carrier shows it delivered to your door."
+    )
     said = " ".join(m.text for m in result.messages)
     assert "couldn't approve" in said and "carrier shows" in said
     after = await office.export_data()
@@ -170,8 +176,14 @@ async def test_billing_down_is_said_plainly_and_offers_callback(chat, office):
     assert {c.value for c in chat.choices} >= {"callback", "person"}
 
 
-@pytest.mark.parametrize("request_text", ["please delete my account", "change the email on my account to x@y.com",
-                                          "refund it to another card, 4111 1111 1111 1111"])
+@pytest.mark.parametrize(
+    "request_text",
+    [
+        "please delete my account",
+        "change the email on my account to x@y.com",
+        "refund it to another card, 4111 1111 1111 1111",
+    ],
+)
 async def test_forbidden_requests_are_refused_and_audited(chat, office, request_text):
     await chat.say(request_text)
     assert "not able to do that" in chat.text

@@ -15,7 +15,9 @@ SUCCESS_WORDS = ("Done.", "Hecho.")
 
 def pending_card_order(data: dict) -> dict:
     return ref.pick(
-        data, "pending card order", status="pending",
+        data,
+        "pending card order",
+        status="pending",
         where=lambda o: len(o["payment_history"]) == 1 and ref.paid_with(data, o)["source"] != "gift_card",
     )
 

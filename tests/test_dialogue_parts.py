@@ -64,9 +64,15 @@ def test_workflows_are_data_and_use_known_tools(backoffice):
 
 def test_a_workflow_with_a_bad_jump_is_refused():
     with pytest.raises(ValueError, match="unknown step"):
-        Flow.model_validate({"name": "x", "steps": [{"id": "a", "say": "hi", "otherwise": {"goto": "nowhere"}},
-                                                     {"id": "b", "require": {"path": "p", "equals": 1},
-                                                      "otherwise": {"goto": "missing"}}]})
+        Flow.model_validate(
+            {
+                "name": "x",
+                "steps": [
+                    {"id": "a", "say": "hi", "otherwise": {"goto": "nowhere"}},
+                    {"id": "b", "require": {"path": "p", "equals": 1}, "otherwise": {"goto": "missing"}},
+                ],
+            }
+        )
 
 
 def test_card_numbers_and_codes_are_masked():
@@ -81,8 +87,9 @@ async def test_trajectory_records_each_step_and_exports_spans(backoffice, data):
     chat = Chat(await make_engine(backoffice))
     await chat.start()
     o = ref.pick(data, "pending", status="pending", where=lambda o: len(o["payment_history"]) == 1)
-    await chat.script(f"cancel order {o['order_id']}", data["users"][o["user_id"]]["email"], "ordered by mistake",
-                      "yes")
+    await chat.script(
+        f"cancel order {o['order_id']}", data["users"][o["user_id"]]["email"], "ordered by mistake", "yes"
+    )
     events = await chat.engine.store.events(chat.session_id)
     kinds = {e.kind for e in events}
     assert {"understanding", "decision", "tool_call", "verification", "response"} <= kinds

@@ -19,7 +19,9 @@ async def chat(backoffice) -> Chat:
 
 def pending_card_order(data: dict) -> dict:
     return ref.pick(
-        data, "pending card order", status="pending",
+        data,
+        "pending card order",
+        status="pending",
         where=lambda o: len(o["payment_history"]) == 1 and ref.paid_with(data, o)["source"] != "gift_card",
     )
 
@@ -63,15 +65,23 @@ async def test_user_id_is_not_proof_of_identity(chat, data):
 
 async def test_another_customers_order_is_refused_without_leaking(chat, backoffice, data):
     mine = pending_card_order(data)
-    other = ref.pick(data, "someone else's processed order", status="processed",
-                     where=lambda o: o["user_id"] != mine["user_id"] and o["fulfillments"])
+    other = ref.pick(
+        data,
+        "someone else's processed order",
+        status="processed",
+        where=lambda o: o["user_id"] != mine["user_id"] and o["fulfillments"],
+    )
     user = data["users"][mine["user_id"]]
     await chat.script("I want to check an order", user["email"], f"it's order {other['order_id']}")
     assert f"can't find order {other['order_id']} on your account" in chat.text
     said = chat.everything()
     assert other["fulfillments"][0]["tracking_id"][0] not in said
-    assert not any(line["name"] in said for line in other["items"] if line["name"] not in
-                   {i["name"] for o in data["orders"].values() if o["user_id"] == mine["user_id"] for i in o["items"]})
+    assert not any(
+        line["name"] in said
+        for line in other["items"]
+        if line["name"]
+        not in {i["name"] for o in data["orders"].values() if o["user_id"] == mine["user_id"] for i in o["items"]}
+    )
 
 
 async def test_another_customers_email_is_refused_after_verification(chat, data):
@@ -143,10 +153,12 @@ async def test_frustration_hands_off(chat, data):
 
 
 async def test_digression_then_back_to_the_first_request(chat, backoffice, data):
-    user_id = next(uid for uid, u in data["users"].items()
-                   if any(data["orders"][x]["status"] == "delivered" for x in u["orders"])
-                   and any(data["orders"][x]["status"] == "processed" and data["orders"][x]["fulfillments"]
-                           for x in u["orders"]))
+    user_id = next(
+        uid
+        for uid, u in data["users"].items()
+        if any(data["orders"][x]["status"] == "delivered" for x in u["orders"])
+        and any(data["orders"][x]["status"] == "processed" and data["orders"][x]["fulfillments"] for x in u["orders"])
+    )
     user = data["users"][user_id]
     shipped = next(data["orders"][x] for x in user["orders"] if data["orders"][x]["status"] == "processed")
     await chat.script("I want to return an item", user["email"])
@@ -159,14 +171,18 @@ async def test_digression_then_back_to_the_first_request(chat, backoffice, data)
 
 
 async def test_several_requests_in_one_sentence(chat, data):
-    user = next(u for u in data["users"].values()
-                if any(data["orders"][x]["status"] == "processed" and data["orders"][x]["fulfillments"]
-                       for x in u["orders"]))
+    user = next(
+        u
+        for u in data["users"].values()
+        if any(data["orders"][x]["status"] == "processed" and data["orders"][x]["fulfillments"] for x in u["orders"])
+    )
     await chat.say("I want to check where my order is and also update my address")
     await chat.say(user["email"])
     intents = [f.intent for f in chat.state.intents]
     assert intents[:2] == ["order_status", "update_default_address"] or set(intents) >= {
-        "order_status", "update_default_address"}
+        "order_status",
+        "update_default_address",
+    }
 
 
 async def test_policy_question_answered_without_login(chat):
