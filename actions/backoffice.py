@@ -60,6 +60,7 @@ class Backoffice:
         return self
 
     async def close(self) -> None:
+        await self.gateway.drain()
         await self.runner.read_audit.close()
         await self.db.dispose()
 

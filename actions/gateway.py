@@ -10,6 +10,7 @@ can be retried under the same idempotency key.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -20,6 +21,7 @@ from actions.errors import LostResponse, SystemError_, SystemFailure, SystemTime
 from actions.faults import FaultInjector, FaultKind
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 # SQLSTATE classes of failures that say nothing about the request: connection (08), transaction
 # rollback such as deadlock or serialisation failure (40), resources (53), operator intervention (57).
@@ -48,6 +50,19 @@ class SystemGateway:
         self.timeout_s = timeout_s
         self._breaker_config = breaker or BreakerConfig()
         self.breakers: dict[str, CircuitBreaker] = {}
+        self._background: set[asyncio.Task] = set()
+        # Deadlines per system ("billing") or operation ("billing.change_plan") that differ from the default.
+        self.system_timeouts: dict[str, float] = {}
+
+    def _finished_late(self, task: asyncio.Task) -> None:
+        self._background.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("a call that timed out failed later: %s", task.exception())
+
+    async def drain(self) -> None:
+        """Wait for calls that outlived their deadline (before closing the database)."""
+        if self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
 
     def breaker(self, system: str) -> CircuitBreaker:
         if system not in self.breakers:
@@ -77,15 +92,28 @@ class SystemGateway:
         kind = fault.kind if fault else None
         if kind is FaultKind.error:
             raise SystemError_(system, f"the {system} system returned an error on {operation}")
+        deadline = self.system_timeouts.get(f"{system}.{operation}", self.system_timeouts.get(system, self.timeout_s))
         if kind is FaultKind.timeout:
-            await asyncio.sleep(self.timeout_s)
+            await asyncio.sleep(deadline)
             raise SystemTimeout(system, f"the {system} system did not answer {operation} in time")
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        if kind is FaultKind.slow:
+            # Latency before the request reaches the system: giving up here means it never arrives.
+            try:
+                await asyncio.wait_for(asyncio.sleep(fault.delay_s), deadline)
+            except TimeoutError as exc:
+                raise SystemTimeout(system, f"the {system} system did not answer {operation} in time") from exc
+        # Once the system is working on it, the call is not cancelled: cancelling a database
+        # transaction mid-statement can leave it holding the write lock. Past the deadline the caller
+        # gets a timeout (the write may still land, which idempotency keys resolve) while the call
+        # finishes in the background.
+        task = asyncio.ensure_future(fn())
         try:
-            async with asyncio.timeout(self.timeout_s):
-                if kind is FaultKind.slow:
-                    await asyncio.sleep(fault.delay_s)
-                result = await fn()
+            result = await asyncio.wait_for(asyncio.shield(task), max(0.0, deadline - (loop.time() - started)))
         except TimeoutError as exc:
+            self._background.add(task)
+            task.add_done_callback(self._finished_late)
             raise SystemTimeout(system, f"the {system} system did not answer {operation} in time") from exc
         except SystemFailure:
             raise

@@ -39,6 +39,14 @@ def _dated(model: BaseModel) -> dict[str, Any]:
     return values
 
 
+def _exported(model: BaseModel) -> dict[str, Any]:
+    # SQLite hands timestamps back without a zone; they are UTC, and the export says so on every backend.
+    naive = {
+        name: value.replace(tzinfo=UTC) for name, value in model if isinstance(value, datetime) and not value.tzinfo
+    }
+    return model.model_copy(update=naive).model_dump(mode="json")
+
+
 async def clear(conn: AsyncConnection) -> None:
     await clear_tables(conn, approvals, workflows, audit_log, idempotency_keys)
 
@@ -67,8 +75,8 @@ async def export_data(conn: AsyncConnection) -> dict[str, Any]:
         IdempotencyRecord, (await conn.execute(select(idempotency_keys).order_by(idempotency_keys.c.key))).all()
     )
     return {
-        "approvals": {a.approval_id: a.model_dump(mode="json") for a in appr},
-        "workflows": {w.workflow_id: w.model_dump(mode="json") for w in flows},
-        "audit_log": [e.model_dump(mode="json") for e in entries],
-        "idempotency_keys": {k.key: k.model_dump(mode="json") for k in keys},
+        "approvals": {a.approval_id: _exported(a) for a in appr},
+        "workflows": {w.workflow_id: _exported(w) for w in flows},
+        "audit_log": [_exported(e) for e in entries],
+        "idempotency_keys": {k.key: _exported(k) for k in keys},
     }

@@ -86,7 +86,7 @@ def backoffice_import(
     try:
         data = json.loads(file.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        _fail(f"{file} is not a UTF-8 JSON file: {exc}")
+        _fail(f"{file} is not JSON (UTF-8 text expected): {exc}")
 
     async def run() -> dict:
         bo = await Backoffice(_settings(db).resolved_db_url()).open()

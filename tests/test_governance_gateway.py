@@ -4,8 +4,16 @@ until the system is given a trial call again."""
 
 from __future__ import annotations
 
+import asyncio
+
+import pytest
+from sqlalchemy import text
+
 from actions.backoffice import Backoffice
 from actions.circuit import BreakerConfig, CircuitBreaker
+from actions.db import Database
+from actions.errors import SystemTimeout
+from actions.gateway import SystemGateway
 from tests import retail_reference as R
 from tests.retail_calls import assert_ok, assert_store, call
 
@@ -73,3 +81,32 @@ async def test_a_slow_answer_past_the_deadline_is_retried(db_json, retail_url):
         assert [kind for _, _, kind in office.faults.log] == ["slow"]
     finally:
         await office.close()
+
+
+async def test_a_write_past_its_deadline_finishes_instead_of_holding_the_lock(tmp_path):
+    """A deadline that fires mid-statement must not leave the transaction holding the write lock:
+    the write completes in the background (or not at all), and the next writer goes through."""
+    db = Database(f"sqlite:///{tmp_path / 'lock.sqlite3'}")
+    async with db.write() as conn:
+        await conn.execute(text("create table t (x int)"))
+    gateway = SystemGateway(timeout_s=0.05)
+
+    async def slow_write():
+        async with db.write() as conn:
+            await conn.execute(text("insert into t values (1)"))
+            await conn.execute(
+                text("WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n+1 FROM c WHERE n < 2000000) "
+                     "SELECT count(*) FROM c")
+            )
+
+    with pytest.raises(SystemTimeout):
+        await gateway.call("retail", "slow_write", slow_write)
+    # Guard against a hang on the busy lock (30 s), not a speed check.
+    async with asyncio.timeout(15):
+        async with db.write() as conn:
+            await conn.execute(text("insert into t values (2)"))
+    await gateway.drain()
+    async with db.read() as conn:
+        rows = sorted(r[0] for r in (await conn.execute(text("select x from t"))).all())
+    assert rows == [1, 2], "the timed-out write landed once, whole"
+    await db.dispose()

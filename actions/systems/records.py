@@ -63,7 +63,3 @@ async def insert_all(conn: AsyncConnection, table: Table, rows: list[dict[str, A
 async def clear_tables(conn: AsyncConnection, *tables: Table) -> None:
     for table in tables:
         await conn.execute(delete(table))
-
-
-def utc_or_none(value: datetime | None) -> datetime | None:
-    return None if value is None else _as_utc(value)
