@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import datetime
 from typing import Any
@@ -10,7 +9,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 from sqlalchemy import JSON, Boolean, Column, DateTime, Float, Integer, String, Table, insert, select
 
-from actions.db import Database, metadata
+from actions.db import BatchedInserts, Database, metadata
 from actions.models import utcnow
 
 log = logging.getLogger(__name__)
@@ -71,52 +70,19 @@ async def record(db: Database, entry: AuditEntry) -> int:
         return int(res.inserted_primary_key[0])
 
 
-class BatchedAudit:
-    """Entries of reads, written a batch per transaction in the background.
+class BatchedAudit(BatchedInserts):
+    """Audit entries of reads: a read's entry need not have its own transaction before the customer
+    hears the answer. Anything that queries the log (`entries`) flushes first."""
 
-    A read's audit entry does not need its own transaction before the customer hears the answer;
-    batching keeps the audit complete without putting a serialised write on every look-up.
-    Anything that queries the log (`entries`) flushes first, and closing flushes what is left.
-    """
-
-    def __init__(self, db: Database, *, interval_s: float = 0.05, max_pending: int = 20_000):
-        self.db = db
-        self.interval_s = interval_s
-        self.max_pending = max_pending
-        self._pending: list[dict[str, Any]] = []
-        self._task: asyncio.Task | None = None
-        self._lock = asyncio.Lock()
+    def __init__(self, db: Database):
+        super().__init__(db, audit_log)
         _WRITERS[id(db)] = self
 
-    def add(self, entry: AuditEntry) -> None:
-        if len(self._pending) >= self.max_pending:
-            # The database has been failing for a long while: keep the newest, say how many were lost.
-            self._pending = self._pending[-self.max_pending // 2 :]
-            log.error("audit buffer overflow: older read entries dropped")
-        self._pending.append(_values(entry))
-        if self._task is None or self._task.done():
-            self._task = asyncio.get_running_loop().create_task(self._flush_soon())
-
-    async def _flush_soon(self) -> None:
-        await asyncio.sleep(self.interval_s)
-        await self.flush()
-
-    async def flush(self) -> None:
-        async with self._lock:
-            if not self._pending:
-                return
-            batch, self._pending = self._pending, []
-            try:
-                async with self.db.write() as conn:
-                    await conn.execute(insert(audit_log), batch)
-            except Exception:
-                self._pending = batch + self._pending
-                log.exception("audit flush failed; will retry")
+    def add(self, entry: AuditEntry) -> None:  # type: ignore[override]
+        super().add(_values(entry))
 
     async def close(self) -> None:
-        if self._task is not None and not self._task.done():
-            self._task.cancel()
-        await self.flush()
+        await super().close()
         _WRITERS.pop(id(self.db), None)
 
 

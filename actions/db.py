@@ -14,17 +14,25 @@ from __future__ import annotations
 import asyncio
 import json
 import json.scanner
+import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 from sqlalchemy import MetaData, Select, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.util.concurrency import await_
+
+from actions import sqlite_inloop
 
 metadata = MetaData()
+log = logging.getLogger(__name__)
 
 DEFAULT_SQLITE_PATH = Path("var") / "frontdesk.sqlite3"
+_WRITER_QUEUES: dict[tuple[str, int], asyncio.Lock] = {}
 SQLITE_BUSY_TIMEOUT_S = 30
 
 
@@ -74,12 +82,15 @@ class Database:
             db_path = parsed.database
             if db_path and db_path != ":memory:":
                 Path(db_path).parent.mkdir(parents=True, exist_ok=True)
-            kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_S}
+            # sqlite3 calls run on the event loop (see actions.sqlite_inloop): no thread round trips.
+            kwargs["async_creator"] = sqlite_inloop.creator(db_path or ":memory:")
+            # Every transaction here ends in an explicit COMMIT or ROLLBACK, so the pool's own
+            # rollback on check-in is a wasted round trip to the driver's thread.
+            kwargs["pool_reset_on_return"] = None
         else:
             kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
-        self._writers: asyncio.Lock | None = None
-        self._writers_loop: asyncio.AbstractEventLoop | None = None
+        self._file_key = str(Path(parsed.database).resolve()) if self.is_sqlite and parsed.database else self.url
         if self.is_sqlite:
             self._install_sqlite_hooks()
 
@@ -93,16 +104,27 @@ class Database:
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
-            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute(f"PRAGMA busy_timeout={sqlite_inloop.BUSY_WAIT_MS}")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()
 
         @event.listens_for(sync_engine, "begin")
         def _on_begin(conn):  # pragma: no cover - exercised by every test
-            if conn.get_execution_options().get("frontdesk_write"):
-                conn.exec_driver_sql("BEGIN IMMEDIATE")
-            else:
+            if not conn.get_execution_options().get("frontdesk_write"):
                 conn.exec_driver_sql("BEGIN")
+                return
+            # Another process may hold the write lock: wait for it on the event loop, not in SQLite.
+            deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_S
+            pause = 0.005
+            while True:
+                try:
+                    conn.exec_driver_sql("BEGIN IMMEDIATE")
+                    return
+                except OperationalError as exc:
+                    if "locked" not in str(exc).lower() or time.monotonic() > deadline:
+                        raise
+                await_(asyncio.sleep(pause))
+                pause = min(pause * 2, 0.1)
 
     async def create_all(self) -> None:
         # Importing the systems registers their tables on `metadata`.
@@ -145,10 +167,14 @@ class Database:
                 yield conn
 
     def _writer_queue(self) -> asyncio.Lock:
+        # One queue per database file and event loop, shared by every Database object on that file:
+        # two back offices on one file in one process must not wait for each other inside SQLite.
         loop = asyncio.get_running_loop()
-        if self._writers is None or self._writers_loop is not loop:
-            self._writers, self._writers_loop = asyncio.Lock(), loop
-        return self._writers
+        key = (self._file_key, id(loop))
+        lock = _WRITER_QUEUES.get(key)
+        if lock is None:
+            lock = _WRITER_QUEUES[key] = asyncio.Lock()
+        return lock
 
     def for_update(self, stmt: Select) -> Select:
         """Lock the selected rows until commit (SQLite already serialises writers)."""
@@ -156,3 +182,53 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+class BatchedInserts:
+    """Rows of one table written a batch per transaction in the background.
+
+    For records nobody waits on (read audits, dialogue trajectories): batching keeps them complete
+    without a serialised write per row. `flush()` writes what is pending (queries call it first),
+    and `close()` flushes what is left.
+    """
+
+    def __init__(self, db: Database, table, *, interval_s: float = 0.05, max_pending: int = 50_000):
+        self.db = db
+        self.table = table
+        self.interval_s = interval_s
+        self.max_pending = max_pending
+        self._pending: list[dict] = []
+        self._task: asyncio.Task | None = None
+        self._lock: asyncio.Lock | None = None
+
+    def add(self, *rows: dict) -> None:
+        if len(self._pending) + len(rows) > self.max_pending:
+            # The database has been failing for a long while: keep the newest rows.
+            self._pending = self._pending[-self.max_pending // 2 :]
+            log.error("%s: batch buffer overflow, older rows dropped", self.table.name)
+        self._pending.extend(rows)
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._flush_soon())
+
+    async def _flush_soon(self) -> None:
+        await asyncio.sleep(self.interval_s)
+        await self.flush()
+
+    async def flush(self) -> None:
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        async with self._lock:
+            if not self._pending:
+                return
+            batch, self._pending = self._pending, []
+            try:
+                async with self.db.write() as conn:
+                    await conn.execute(self.table.insert(), batch)
+            except Exception:
+                self._pending = batch + self._pending
+                log.exception("%s: batch write failed; will retry", self.table.name)
+
+    async def close(self) -> None:
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+        await self.flush()

@@ -274,7 +274,7 @@ class ToolRunner:
             problem = await self._approval_problem(spec, args, ctx)
             if problem is not None:
                 return ToolResult(**base, status="needs_approval", error=problem)
-        if spec.owner is not None and actor.kind == "customer":
+        if spec.owner is not None and actor.kind == "customer" and spec.write:
             try:
                 t0 = time.perf_counter()
                 owner = await self._read(spec.system, f"{spec.name}.owner", lambda conn: spec.owner(conn, args))
@@ -419,13 +419,30 @@ class ToolRunner:
     # ------------------------------------------------------------------ reads
 
     async def _run_read(self, spec: ToolSpec, args, ctx, base, timings) -> ToolResult:
+        check_owner = spec.owner is not None and ctx.actor.kind == "customer"
+
+        async def owned_then_run(conn: AsyncConnection):
+            # The ownership check and the read share one transaction: one snapshot, fewer round trips.
+            if check_owner:
+                owner = await spec.owner(conn, args)
+                if owner is None:
+                    return ToolErrorInfo(code="not_found", message="no such record")
+                if owner != ctx.actor.user_id:
+                    return ToolErrorInfo(
+                        code="not_owner",
+                        message="that record belongs to another customer; it cannot be shared or changed",
+                    )
+            return await spec.run(self.env, conn, args, ctx)
+
         t0 = time.perf_counter()
         try:
-            output = await self._read(spec.system, spec.name, lambda conn: spec.run(self.env, conn, args, ctx))
+            output = await self._read(spec.system, spec.name, owned_then_run)
         except BackofficeError as exc:
-            return ToolResult(**base, status=_status_for(exc), error=_error(exc))
+            return ToolResult(**base, status=_status_for(exc), error=_not_applied(exc))
         finally:
             timings["run_ms"] = round((time.perf_counter() - t0) * 1000, 2)
+        if isinstance(output, ToolErrorInfo):
+            return ToolResult(**base, status="rejected", error=output)
         return ToolResult(**base, status="ok", output=output.model_dump(mode="json"))
 
     # ------------------------------------------------------------------ single-system writes

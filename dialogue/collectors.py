@@ -129,7 +129,7 @@ class OrderCollector(Collector):
             ent = turn.u.first("order_id")
             value = ent.value if ent else None
         if value is None:
-            value = picked(turn, set(offered) | set((turn.state.context.get("orders") or {}).keys()))
+            value = picked(turn, set(offered) | set((turn.cache.get("orders") or {}).keys()))
         if value is None and turn.inp.dtmf and 5 <= len(turn.inp.dtmf.strip("#*")) <= 10:
             value = "#W" + turn.inp.dtmf.strip("#*")
         if value is None and Act.affirm in acts(turn) and len(offered) == 1 and turn.state.expects == "order_id":
@@ -137,7 +137,7 @@ class OrderCollector(Collector):
         if value is None and turn.u is not None and turn.state.expects == "order_id":
             # "the one with the office chair": the order among those offered that holds that item.
             item_ids = {str(e.value) for e in turn.u.all("item")}
-            orders = turn.state.context.get("orders") or {}
+            orders = turn.cache.get("orders") or {}
             holding = [
                 oid for oid in offered if item_ids & {i["item_id"] for i in orders.get(oid, {}).get("items", [])}
             ]
@@ -547,7 +547,7 @@ class ProductCollector(Collector):
             # "the keyboard" on one of the customer's orders names a product too.
             ent = turn.u.first("item")
             if ent is not None:
-                for order in (turn.state.context.get("orders") or {}).values():
+                for order in (turn.cache.get("orders") or {}).values():
                     for line in order.get("items", []):
                         if line["item_id"] == ent.value:
                             value = line["product_id"]

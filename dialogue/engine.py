@@ -41,7 +41,7 @@ from dialogue.state import (
     PendingConfirmation,
     WorkflowState,
 )
-from dialogue.store import SessionStore, TranscriptEntry
+from dialogue.store import SessionStore, StaleState, TranscriptEntry
 from dialogue.turn import Turn
 from dialogue.understanding.models import (
     Act,
@@ -69,6 +69,7 @@ class EngineConfig(BaseModel):
     # A request this clear starts a new flow even while answering the current question
     # ("wait, first where is my order W123").
     digression_confidence: float = 0.9
+    cached_sessions: int = 2000
 
 
 class DialogueEngine:
@@ -94,6 +95,8 @@ class DialogueEngine:
         self.forbidden = ForbiddenRequests.load()
         self.clock = clock
         self.cache: dict[str, Any] = {}
+        self._record_cache: dict[str, dict[str, Any]] = {}
+        self._states: dict[str, WorkflowState] = {}
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self.listeners: list[Callable[[str, TurnResult], Any]] = []
         missing = {t for f in self.flows.values() for t in f.tools()} - {t.name for t in backoffice.registry}
@@ -103,6 +106,18 @@ class DialogueEngine:
     async def open(self) -> DialogueEngine:
         await self.store.open()
         return self
+
+    async def shutdown(self) -> None:
+        """Write what is pending (trajectory events); the back office is closed by its owner."""
+        await self.store.close()
+
+    def session_cache(self, session_id: str) -> dict[str, Any]:
+        """Per-session records cache, most recently used kept, bounded so memory stays flat."""
+        cache = self._record_cache.pop(session_id, None) or {}
+        self._record_cache[session_id] = cache
+        while len(self._record_cache) > self.config.cached_sessions:
+            self._record_cache.pop(next(iter(self._record_cache)))
+        return cache
 
     def _lock(self, session_id: str) -> asyncio.Lock:
         lock = self._locks.get(session_id)
@@ -140,9 +155,7 @@ class DialogueEngine:
 
     async def resume(self, session_id: str) -> TurnResult:
         async with self._lock(session_id):
-            state = await self.store.load(session_id)
-            if state is None:
-                raise UnknownSession(session_id)
+            state = await self._state(session_id)
             prev = state.turn
             turn = Turn(self, state)
             unfinished = [a for a in state.actions if a.stage == "executing"]
@@ -159,27 +172,36 @@ class DialogueEngine:
 
     async def handle(self, session_id: str, user_input: CustomerInput) -> TurnResult:
         async with self._lock(session_id):
-            state = await self.store.load(session_id)
-            if state is None:
-                raise UnknownSession(session_id)
-            prev = state.turn
-            state.turn += 1
-            turn = Turn(self, state, inp=user_input)
-            turn.saved_turn = prev
-            try:
-                await self._turn(turn)
-            except Exception as exc:
-                turn.event("error", type(exc).__name__, {"message": str(exc)[:500]})
-                turn.messages.clear()
-                await self._handoff(turn, "internal_error")
-            self._refresh_outcome(state)
-            await self._save(turn, turn.saved_turn)
-            return self._result(turn)
+            for attempt in range(2):
+                state = await self._state(session_id)
+                prev = state.turn
+                state.turn += 1
+                turn = Turn(self, state, inp=user_input)
+                turn.saved_turn = prev
+                try:
+                    try:
+                        await self._turn(turn)
+                    except StaleState:
+                        raise
+                    except Exception as exc:
+                        turn.event("error", type(exc).__name__, {"message": str(exc)[:500]})
+                        turn.messages.clear()
+                        await self._handoff(turn, "internal_error")
+                    self._refresh_outcome(state)
+                    await self._save(turn, turn.saved_turn)
+                except StaleState:
+                    # Another server moved this conversation on: take its state and play the turn again.
+                    if attempt:
+                        raise
+                    continue
+                return self._result(turn)
+            raise AssertionError("unreachable")
 
     async def end(self, session_id: str, reason: str = "customer_left") -> WorkflowState | None:
         async with self._lock(session_id):
-            state = await self.store.load(session_id)
-            if state is None:
+            try:
+                state = await self._state(session_id)
+            except UnknownSession:
                 return None
             prev = state.turn
             turn = Turn(self, state)
@@ -287,8 +309,11 @@ class DialogueEngine:
         if not approval.session_id:
             return None
         async with self._lock(approval.session_id):
-            state = await self.store.load(approval.session_id)
-            if state is None or state.pending_approval is None or state.pending_approval.approval_id != approval_id:
+            try:
+                state = await self._state(approval.session_id)
+            except UnknownSession:
+                return None
+            if state.pending_approval is None or state.pending_approval.approval_id != approval_id:
                 return None
             prev = state.turn
             turn = Turn(self, state)
@@ -465,7 +490,7 @@ class DialogueEngine:
                 for i in frame.data["order"]["items"]
             ]
         elif state.identity.user_id and state.expects == "order_id":
-            for order in (state.context.get("orders") or {}).values():
+            for order in (turn.cache.get("orders") or {}).values():
                 order_items.extend(
                     ItemRef(item_id=i["item_id"], name=i["name"], product_id=i["product_id"], options=i["options"])
                     for i in order["items"]
@@ -490,7 +515,7 @@ class DialogueEngine:
                 last_four=m.get("last_four"),
                 balance=m.get("balance"),
             )
-            for m in records.payment_methods(state.context.get("user"))
+            for m in records.payment_methods(turn.cache.get("user"))
         ]
         return UnderstandingContext(
             language=state.language,
@@ -1150,6 +1175,11 @@ class DialogueEngine:
             await self._handoff(turn, "not_understood")
             return
         if already_asked:
+            # The question was asked again: say first that the answer was not usable.
+            asked = next((m for m in reversed(turn.messages) if m.role == "bot"), None)
+            if asked is not None:
+                asked.text = f"{turn.text('sorry_not_understood')} {asked.text}"
+                state.last_prompt = asked.text
             return
         prompt = state.last_prompt if state.expects else turn.text("how_can_i_help")
         turn.ask("not_understood", expects=state.expects, choices=state.choices, prompt=prompt)
@@ -1253,19 +1283,42 @@ class DialogueEngine:
             state.outcome = "resolved"
 
     async def _checkpoint(self, turn: Turn) -> None:
-        await self.store.save(turn.state, previous_turn=turn.saved_turn, transcript=turn.transcript, events=turn.events)
+        await self._save(turn, turn.saved_turn)
         turn.saved_turn = turn.state.turn
         turn.transcript = []
         turn.events = []
 
     async def _save(self, turn: Turn, previous_turn: int | None) -> None:
-        await self.store.save(turn.state, previous_turn=previous_turn, transcript=turn.transcript, events=turn.events)
+        state = turn.state
+        try:
+            await self.store.save(state, previous_turn=previous_turn, transcript=turn.transcript, events=turn.events)
+        except BaseException:
+            # What is in memory was not stored: the next turn reads the store again.
+            self._states.pop(state.session_id, None)
+            raise
+        self._remember(state)
+
+    def _remember(self, state: WorkflowState) -> None:
+        self._states.pop(state.session_id, None)
+        self._states[state.session_id] = state
+        while len(self._states) > self.config.cached_sessions:
+            self._states.pop(next(iter(self._states)))
+
+    async def _state(self, session_id: str) -> WorkflowState:
+        """The session's state as last saved by this process, else from the store.
+
+        The copy in memory saves a read and a validation per turn; the store's turn-number check on
+        save still catches another server having moved the conversation on (`StaleState`).
+        """
+        state = self._states.get(session_id)
+        if state is None:
+            state = await self.store.load(session_id)
+            if state is None:
+                raise UnknownSession(session_id)
+        return state
 
     async def _must_load(self, session_id: str) -> WorkflowState:
-        state = await self.store.load(session_id)
-        if state is None:
-            raise UnknownSession(session_id)
-        return state
+        return await self._state(session_id)
 
     def _result(self, turn: Turn, *, resumed: bool = False) -> TurnResult:
         result = TurnResult(

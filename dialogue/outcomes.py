@@ -59,7 +59,7 @@ def _lines_by_id(order: dict) -> dict[str, dict]:
 
 
 def _method(turn: Turn, pm_id: str | None) -> dict | None:
-    profile = turn.state.context.get("user") or {}
+    profile = turn.cache.get("user") or {}
     return (profile.get("payment_methods") or {}).get(pm_id) if pm_id else None
 
 
@@ -117,7 +117,7 @@ def _readback_values(turn: Turn, frame: IntentFrame, step: Step, args: dict[str,
         v["items"] = items_text(order.get("items", []), lang)
         v["names"] = item_names(order.get("items", []), lang)
     tool = step.confirm
-    methods = (turn.state.context.get("user") or {}).get("payment_methods") or {}
+    methods = (turn.cache.get("user") or {}).get("payment_methods") or {}
     if tool == "cancel_pending_order":
         v["reason"] = turn.text(f"reason_{args['reason'].replace(' ', '_')}")
         v["refunds"] = join(
@@ -180,7 +180,7 @@ def _readback_values(turn: Turn, frame: IntentFrame, step: Step, args: dict[str,
         else:
             v["what"] = turn.text("claim_replacement_line", address=address_text(order.get("address", {})))
     if tool == "reset_password":
-        profile = turn.state.context.get("user") or {}
+        profile = turn.cache.get("user") or {}
         v["email"] = mask_email(profile.get("email", "")) if profile else ""
     for key, value in (frame.data.get("_readback") or {}).items():
         v.setdefault(key, value)
@@ -318,7 +318,7 @@ def success(turn: Turn, frame: IntentFrame, step: Step, result: ToolResult) -> s
         order_id=order.get("order_id", ""),
         status=spoken_status(order.get("status", ""), lang),
     )
-    methods = frame.data.get("_methods") or (turn.state.context.get("user") or {}).get("payment_methods") or {}
+    methods = frame.data.get("_methods") or (turn.cache.get("user") or {}).get("payment_methods") or {}
     before = frame.data.get("order") or {}
     if result.tool == "cancel_pending_order":
         refunds = order.get("payment_history", [])[len(before.get("payment_history", [])) :]

@@ -1,7 +1,9 @@
-"""The verified customer's own records, read through governed tools and cached in the state.
+"""The verified customer's own records, read through governed tools and cached for the session.
 
 Only the authenticated customer's records are ever read here (the tools enforce ownership as
-well). The cache is dropped after every write so a read-back never quotes stale data.
+well). The cache lives in memory beside the session, not in its persisted state: a resume on
+another server reads the records again. It is dropped after every write so a read-back never
+quotes stale data.
 """
 
 from __future__ import annotations
@@ -15,20 +17,19 @@ async def user(turn: Turn) -> dict[str, Any] | None:
     state = turn.state
     if not state.identity.user_id:
         return None
-    cached = state.context.get("user")
+    cached = turn.cache.get("user")
     if cached and cached.get("user_id") == state.identity.user_id:
         return cached
     result = await turn.tool("get_user_details", {"user_id": state.identity.user_id})
     if not result.ok:
         return None
-    state.context["user"] = result.output["user"]
-    return state.context["user"]
+    turn.cache["user"] = result.output["user"]
+    return turn.cache["user"]
 
 
 async def orders(turn: Turn) -> dict[str, dict[str, Any]]:
     """The customer's orders by id (newest last, as the store lists them)."""
-    state = turn.state
-    cached = state.context.get("orders")
+    cached = turn.cache.get("orders")
     if cached is not None:
         return cached
     profile = await user(turn)
@@ -37,12 +38,12 @@ async def orders(turn: Turn) -> dict[str, dict[str, Any]]:
         result = await turn.tool("get_order_details", {"order_id": order_id})
         if result.ok:
             found[order_id] = result.output["order"] | {"_version": result.output["version"]}
-    state.context["orders"] = found
+    turn.cache["orders"] = found
     return found
 
 
 async def product(turn: Turn, product_id: str) -> dict[str, Any] | None:
-    cache = turn.state.context.setdefault("products", {})
+    cache = turn.cache.setdefault("products", {})
     if product_id in cache:
         return cache[product_id]
     result = await turn.tool("get_product_details", {"product_id": product_id})
@@ -68,4 +69,4 @@ def payment_methods(profile: dict[str, Any] | None) -> list[dict[str, Any]]:
 
 def forget_after_write(turn: Turn) -> None:
     for key in ("user", "orders"):
-        turn.state.context.pop(key, None)
+        turn.cache.pop(key, None)

@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import JSON, Column, DateTime, Integer, String, Table, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from actions.db import Database, metadata
+from actions.db import BatchedInserts, Database, metadata
 from actions.models import utcnow
 from dialogue.state import WorkflowState
 
@@ -86,6 +86,8 @@ class StaleState(RuntimeError):
 class SessionStore:
     def __init__(self, db: Database):
         self.db = db
+        # Trajectory events are for QA and tracing, not for answering: written in batches.
+        self._events = BatchedInserts(db, trajectory)
 
     async def open(self) -> None:
         async with self.db.engine.begin() as conn:
@@ -145,13 +147,12 @@ class SessionStore:
                 [{"session_id": session_id, **t.model_dump()} for t in transcript],
             )
         if events:
-            await conn.execute(
-                insert(trajectory),
-                [
-                    {"session_id": session_id, **e.model_dump(mode="json") | {"started_at": e.started_at}}
-                    for e in events
-                ],
+            self._events.add(
+                *({"session_id": session_id, **e.model_dump(mode="json"), "started_at": e.started_at} for e in events)
             )
+
+    async def close(self) -> None:
+        await self._events.close()
 
     async def transcript(self, session_id: str) -> list[TranscriptEntry]:
         async with self.db.read() as conn:
@@ -167,6 +168,7 @@ class SessionStore:
         return [TranscriptEntry.model_validate(dict(r)) for r in rows]
 
     async def events(self, session_id: str) -> list[TrajectoryEvent]:
+        await self._events.flush()
         async with self.db.read() as conn:
             rows = (
                 (

@@ -40,6 +40,11 @@ class Turn:
     # ------------------------------------------------------------------ speaking
 
     @property
+    def cache(self) -> dict[str, Any]:
+        """Records read for this session (profile, orders, products), kept in memory between turns."""
+        return self.engine.session_cache(self.state.session_id)
+
+    @property
     def language(self) -> str:
         return self.state.language
 

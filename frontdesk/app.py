@@ -1,53 +1,83 @@
-"""The FastAPI application: builds the back office and mounts the channels' routers."""
+"""The FastAPI application: one process serving the web chat, the agent console, the Twilio phone
+endpoints and the APIs, over one back office and one dialogue engine."""
 
 from __future__ import annotations
 
+import hmac
 from contextlib import asynccontextmanager
-from pathlib import Path
 
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import PlainTextResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel, Field
 
-from actions.backoffice import Backoffice
+from actions.faults import FaultRule, parse_rules
+from chat.config import ChatConfig
+from chat.routes import build_router as chat_router
+from frontdesk.runtime import Runtime
 from frontdesk.settings import Settings
+from voice.config import VoiceConfig
+from voice.routes import build_router as voice_router
 
 _bearer = HTTPBearer(auto_error=False)
+
+
+class FaultRequest(BaseModel):
+    """Rules in the compact syntax (`crm:error,billing.change_plan:timeout:x2`) or as objects."""
+
+    spec: str | None = Field(default=None, max_length=2000)
+    rules: list[FaultRule] = Field(default_factory=list, max_length=50)
+
+
+def voice_config(settings: Settings) -> VoiceConfig:
+    values = {
+        "public_url": settings.public_url,
+        "twilio_account_sid": settings.twilio_account_sid,
+        "twilio_auth_token": settings.twilio_auth_token,
+        "twilio_api_url": settings.twilio_api_url,
+        "handoff_number": settings.handoff_number,
+        "deepgram_api_key": settings.deepgram_api_key,
+        "deepgram_url": settings.deepgram_url,
+        "multilingual": settings.multilingual_stt,
+        "languages": settings.languages,
+        "recordings_dir": settings.data_dir / "calls" if settings.record_calls else None,
+    }
+    if settings.stream_token_secret is not None:
+        values["stream_token_secret"] = settings.stream_token_secret
+    return VoiceConfig(**{k: v for k, v in values.items() if v is not None})
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     settings.ensure_tokens()
+    runtime = Runtime(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        backoffice = Backoffice(
-            settings.resolved_db_url(),
-            faults=settings.faults,
-            timeout_s=settings.system_timeout_s,
-        )
-        await backoffice.open()
-        if settings.data:
-            await backoffice.import_file(Path(settings.data))
-        app.state.backoffice = backoffice
+        await runtime.open()
+        # Speech models load in the background now, so the first call does not wait for them.
+        voice.voice.warm_up()
         try:
             yield
         finally:
-            await backoffice.close()
+            await runtime.close()
 
     app = FastAPI(title="Frontdesk", version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
+    app.state.runtime = runtime
+    app.state.backoffice = runtime.backoffice
+    app.state.engine = runtime.engine
 
     def require_admin(creds: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> None:
-        expected = settings.admin_token.get_secret_value() if settings.admin_token else None
-        if not creds or not expected or creds.credentials != expected:
+        expected = settings.admin_token.get_secret_value() if settings.admin_token else ""
+        given = creds.credentials if creds else ""
+        if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
             raise HTTPException(401, "admin token required: send Authorization: Bearer <FRONTDESK_ADMIN_TOKEN>")
 
     @app.get("/healthz")
     async def healthz(request: Request) -> dict:
-        bo: Backoffice = request.app.state.backoffice
-        return {"status": "ok", "systems": bo.gateway.health()}
+        return {"status": "ok", "systems": request.app.state.backoffice.gateway.health()}
 
     @app.get("/metrics")
     async def metrics() -> PlainTextResponse:
@@ -57,4 +87,29 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def export_backoffice(request: Request) -> dict:
         return await request.app.state.backoffice.export_data()
 
+    @app.get("/api/admin/faults", dependencies=[Depends(require_admin)])
+    async def list_faults(request: Request) -> dict:
+        return {"rules": [r.model_dump() for r in request.app.state.backoffice.faults.rules]}
+
+    @app.post("/api/admin/faults", dependencies=[Depends(require_admin)])
+    async def add_faults(request: Request, body: FaultRequest) -> dict:
+        """Make systems fail on purpose (drills, QA, resilience tests): error, timeout, slow, lost response."""
+        try:
+            rules = [*parse_rules(body.spec), *body.rules]
+        except ValueError as exc:
+            raise HTTPException(422, str(exc)) from None
+        request.app.state.backoffice.faults.add(*rules)
+        return {"added": len(rules), "rules": [r.model_dump() for r in request.app.state.backoffice.faults.rules]}
+
+    @app.delete("/api/admin/faults", dependencies=[Depends(require_admin)])
+    async def clear_faults(request: Request) -> dict:
+        backoffice = request.app.state.backoffice
+        backoffice.faults.clear()
+        for breaker in backoffice.gateway.breakers.values():
+            breaker.reset()
+        return {"rules": []}
+
+    voice = voice_router(runtime.engine, voice_config(settings))
+    app.include_router(voice)
+    app.include_router(chat_router(runtime.engine, ChatConfig.model_validate(settings, from_attributes=True)))
     return app

@@ -57,6 +57,8 @@ def serve(
         port=port or settings.port,
         log_level="info",
         ws_max_size=64 * 1024,
+        # Twilio does not compress media messages; negotiating deflate would cost CPU on 50 frames/s.
+        ws_per_message_deflate=False,
     )
 
 
@@ -71,6 +73,15 @@ def chat(
     if data and not data.exists():
         _fail(f"{data} does not exist")
     asyncio.run(run_chat(_settings(db, data)))
+
+
+def _register_dial() -> None:
+    from voice.dial import dial_command
+
+    app.command("dial", help="Call the phone line like Twilio would (a real Media Streams client).")(dial_command)
+
+
+_register_dial()
 
 
 @backoffice_app.command("import")

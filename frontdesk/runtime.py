@@ -1,14 +1,16 @@
 """Builds the running parts from settings: the back office, the understanding, the dialogue engine.
 
 Shared by `frontdesk serve`, `frontdesk chat` and QA replay so that every entry point runs the
-same configuration of the same components.
+same configuration of the same components. Construction does no I/O; `open()` does.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+import json
 from pathlib import Path
 
+from actions import seed
 from actions.backoffice import Backoffice
 from actions.governance import GovernancePolicy
 from dialogue.engine import DialogueEngine, EngineConfig
@@ -16,20 +18,10 @@ from dialogue.understanding.models import Understander
 from frontdesk.settings import Settings
 
 
-@dataclass
-class Runtime:
-    settings: Settings
-    backoffice: Backoffice
-    engine: DialogueEngine
-
-    async def close(self) -> None:
-        await self.backoffice.close()
-
-
 def make_understander(settings: Settings) -> Understander:
     from dialogue.understanding.builtin import BuiltinUnderstanding
 
-    builtin = BuiltinUnderstanding()
+    builtin = BuiltinUnderstanding(tuple(settings.languages))
     if not settings.llm_base_url:
         return builtin
     from dialogue.understanding.llm import LLMUnderstanding
@@ -42,27 +34,44 @@ def make_understander(settings: Settings) -> Understander:
     )
 
 
-async def open_backoffice(settings: Settings) -> Backoffice:
-    backoffice = Backoffice(
-        settings.resolved_db_url(),
-        faults=settings.faults,
-        timeout_s=settings.system_timeout_s,
-        policy=GovernancePolicy(refund_approval_threshold=settings.refund_approval_threshold),
-    )
-    await backoffice.open()
-    if settings.data:
-        await backoffice.import_file(Path(settings.data))
-    else:
-        await backoffice.ensure_default_store()
-    return backoffice
+class Runtime:
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.backoffice = Backoffice(
+            settings.resolved_db_url(),
+            faults=settings.faults,
+            timeout_s=settings.system_timeout_s,
+            policy=GovernancePolicy(refund_approval_threshold=settings.refund_approval_threshold),
+        )
+        self.understander = make_understander(settings)
+        self.engine = DialogueEngine(
+            self.backoffice,
+            self.understander,
+            config=EngineConfig(languages=tuple(settings.languages), default_language=settings.languages[0]),
+        )
+
+    async def open(self) -> Runtime:
+        await self.backoffice.open()
+        if self.settings.data:
+            text = await asyncio.to_thread(Path(self.settings.data).read_text, encoding="utf-8")
+            data = json.loads(text)
+            if not set(data) - {"products", "users", "orders"}:
+                # A plain retail store: give its customers the seeded subscriptions, accounts, slots.
+                data |= seed.generate(data["users"])
+            await self.backoffice.import_data(data)
+        await self.backoffice.ensure_default_store()
+        await self.engine.open()
+        warm = getattr(self.understander, "warm_up", None) or getattr(
+            getattr(self.understander, "fallback", None), "warm_up", None
+        )
+        if warm is not None:
+            warm()
+        return self
+
+    async def close(self) -> None:
+        await self.engine.shutdown()
+        await self.backoffice.close()
 
 
 async def build_runtime(settings: Settings) -> Runtime:
-    backoffice = await open_backoffice(settings)
-    engine = DialogueEngine(
-        backoffice,
-        make_understander(settings),
-        config=EngineConfig(languages=tuple(settings.languages), default_language=settings.languages[0]),
-    )
-    await engine.open()
-    return Runtime(settings, backoffice, engine)
+    return await Runtime(settings).open()

@@ -47,6 +47,10 @@ class Settings(BaseSettings):
     twilio_auth_token: SecretStr | None = Field(default=None, validation_alias=_unprefixed("TWILIO_AUTH_TOKEN"))
     twilio_api_url: str | None = Field(default=None, description="override Twilio's REST address (tests)")
     multilingual_stt: bool = Field(default=False, description="offline Whisper base for language switching")
+    stream_token_secret: SecretStr | None = Field(
+        default=None, description="signs Twilio stream tokens; the same on every server behind one number"
+    )
+    record_calls: bool = Field(default=False, description="keep each call's audio and timeline under data_dir/calls")
 
     def resolved_db_url(self) -> str:
         return self.db_url or f"sqlite:///{self.data_dir / 'frontdesk.sqlite3'}"

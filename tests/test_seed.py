@@ -114,8 +114,10 @@ async def test_an_export_imported_elsewhere_exports_the_same_again(office, tmp_p
         )
         assert repeat.replayed and repeat.status == "ok"
         # New audit entries continue after the imported ones.
-        later = await elsewhere.call("list_plans", {}, CallContext())
-        assert later.audit_id > max(e["id"] for e in exported["audit_log"])
+        later = await elsewhere.call(
+            "create_handoff_ticket", {"reason": "asked", "summary": {}}, CallContext(actor=Actor(kind="agent"))
+        )
+        assert later.ok and later.audit_id > max(e["id"] for e in exported["audit_log"])
     finally:
         await elsewhere.close()
 

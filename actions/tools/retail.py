@@ -249,9 +249,9 @@ async def _verify_cancel(env: ToolEnv, conn, args: CancelOrder, out: OrderChange
     _expect(order.get("cancel_reason") == args.reason, f"cancel reason is {args.reason!r}", checks)
     written = [p.model_dump() for p in out.order.payment_history]
     _expect(order["payment_history"] == written, "a refund entry stands for every payment", checks)
+    # Gift-card balances moved in the same transaction as these entries, so the entries prove them;
+    # the balances themselves are evidence only: another order's write may have moved them since.
     balances = await _balances(conn, order["user_id"], set(out.gift_card_balances))
-    for pm_id, bal in out.gift_card_balances.items():
-        _expect(balances.get(pm_id) == bal, f"gift card {pm_id} balance is {bal:.2f}", checks)
     return checks, {"order": order, "version": version, "gift_card_balances": balances}
 
 
@@ -306,15 +306,15 @@ async def _modify_payment(env: ToolEnv, conn, args: ModifyOrderPayment, ctx) -> 
 async def _verify_payment(env: ToolEnv, conn, args: ModifyOrderPayment, out: OrderChange):
     order, version = await _reread(conn, args.order_id)
     checks: list[str] = []
-    history = order["payment_history"]
+    written = [p.model_dump() for p in out.order.payment_history]
     _expect(
-        len(history) >= 3 and history[1]["payment_method_id"] == args.payment_method_id,
+        order["payment_history"] == written and written[-2]["payment_method_id"] == args.payment_method_id,
         f"order {order['order_id']} is paid with {args.payment_method_id}",
         checks,
     )
+    # Gift-card balances moved in the same transaction as these entries, so the entries prove them;
+    # the balances themselves are evidence only: another order's write may have moved them since.
     balances = await _balances(conn, order["user_id"], set(out.gift_card_balances))
-    for pm_id, bal in out.gift_card_balances.items():
-        _expect(balances.get(pm_id) == bal, f"gift card {pm_id} balance is {bal:.2f}", checks)
     return checks, {"order": order, "version": version, "gift_card_balances": balances}
 
 

@@ -1,0 +1,255 @@
+"""When the caller's speech starts a turn, and when it may cut the bot off.
+
+A pipecat user-turn start strategy for the phone:
+- the bot is quiet: speech starts a turn at once;
+- the bot is speaking: speech interrupts it (Twilio `clear`) once it has lasted
+  `barge_in_min_speech_s`, or as soon as its words are known and are not a backchannel
+  ("mm-hmm", "okay", "sí"...); a backchannel is dropped and the bot goes on;
+- a readback (an action read back for a yes) is never interrupted, and speech that began over it
+  is dropped: a yes only counts once the caller has heard the whole readback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+
+from loguru import logger
+from pipecat.frames.frames import (
+    BotStartedSpeakingFrame,
+    BotStoppedSpeakingFrame,
+    Frame,
+    InterimTranscriptionFrame,
+    TranscriptionFrame,
+    UserSpeakingFrame,
+    VADUserStartedSpeakingFrame,
+    VADUserStoppedSpeakingFrame,
+)
+from pipecat.turns.types import ProcessFrameResult
+from pipecat.turns.user_start import BaseUserTurnStartStrategy
+from pipecat.turns.user_stop import BaseUserTurnStopStrategy
+
+from voice.frames import DiscardUtteranceFrame, ReadbackPlaybackFrame
+
+BACKCHANNELS = frozenset(
+    {
+        "mm", "mmm", "hmm", "hm", "mhm", "mm-hmm", "mmhmm", "mm-hm", "uh-huh", "uhhuh", "uh", "um",
+        "yeah", "yep", "yup", "ok", "okay", "right", "alright", "ah", "oh",
+        "sí", "si", "ajá", "aja", "vale",
+    }
+)  # fmt: skip
+BACKCHANNEL_PHRASES = frozenset({"i see", "got it", "all right", "uh huh", "mm hmm"})
+_WORD = re.compile(r"[\w'-]+", re.UNICODE)
+
+
+def is_backchannel(text: str) -> bool:
+    """True when the words are only listening noises: the caller is following, not taking the floor."""
+    words = [w.strip("-'").lower() for w in _WORD.findall(text)]
+    words = [w for w in words if w]
+    if not words or len(words) > 4:
+        return False
+    phrase = " ".join(words)
+    for known in BACKCHANNEL_PHRASES:
+        phrase = phrase.replace(known, "okay")
+    return all(w in BACKCHANNELS for w in phrase.split())
+
+
+class PhoneTurnStartStrategy(BaseUserTurnStartStrategy):
+    """Starts caller turns from VAD and transcripts, gating barge-in as described in the module."""
+
+    def __init__(self, *, barge_in_min_speech_s: float = 0.7, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._barge_in_after = barge_in_min_speech_s
+        self._bot_speaking = False
+        self._readback = False
+        self._held_since: float | None = None  # speech heard over the bot, not (yet) a turn
+        self._held_over_readback = False
+        self._in_turn = False
+
+    async def handle_user_turn_started(self) -> None:
+        self._held_since = None
+        self._held_over_readback = False
+        self._in_turn = True
+
+    async def handle_user_turn_stopped(self) -> None:
+        self._in_turn = False
+
+    async def process_frame(self, frame: Frame) -> ProcessFrameResult:
+        if isinstance(frame, BotStartedSpeakingFrame):
+            self._bot_speaking = True
+        elif isinstance(frame, BotStoppedSpeakingFrame):
+            self._bot_speaking = False
+        elif isinstance(frame, ReadbackPlaybackFrame):
+            self._readback = frame.playing
+        elif isinstance(frame, VADUserStartedSpeakingFrame):
+            return await self._speech_started()
+        elif isinstance(frame, UserSpeakingFrame):
+            return await self._speech_continues()
+        elif isinstance(frame, InterimTranscriptionFrame):
+            return await self._words(frame.text, final=False)
+        elif isinstance(frame, TranscriptionFrame):
+            return await self._words(frame.text, final=True)
+        return ProcessFrameResult.CONTINUE
+
+    async def _speech_started(self) -> ProcessFrameResult:
+        if self._readback:
+            self._held_since, self._held_over_readback = time.monotonic(), True
+        elif self._bot_speaking:
+            self._held_since, self._held_over_readback = time.monotonic(), False
+        else:
+            await self.trigger_user_turn_started(enable_interruptions=False)
+        return ProcessFrameResult.STOP
+
+    async def _speech_continues(self) -> ProcessFrameResult:
+        if self._held_since is None or self._held_over_readback:
+            return ProcessFrameResult.CONTINUE
+        if not self._bot_speaking:
+            # The bot finished while the caller was still talking: that is simply their turn.
+            await self.trigger_user_turn_started(enable_interruptions=False)
+            return ProcessFrameResult.STOP
+        if time.monotonic() - self._held_since >= self._barge_in_after:
+            logger.debug(f"{self}: barge-in after sustained speech")
+            await self.trigger_user_turn_started(enable_interruptions=True)
+            return ProcessFrameResult.STOP
+        return ProcessFrameResult.CONTINUE
+
+    async def _words(self, text: str, *, final: bool) -> ProcessFrameResult:
+        if not text.strip() or self._in_turn:
+            return ProcessFrameResult.CONTINUE
+        if self._held_since is None and not final:
+            # No VAD in front (the recogniser finds speech itself): the first words are the start.
+            if await self._speech_started() == ProcessFrameResult.STOP and self._held_since is None:
+                return ProcessFrameResult.STOP
+        if self._held_since is None:
+            if final and not self._readback:
+                # A transcript with no speech start seen (VAD missed soft speech): still a turn.
+                await self.trigger_user_turn_started(enable_interruptions=self._bot_speaking)
+                return ProcessFrameResult.STOP
+            if final:
+                await self.push_frame(DiscardUtteranceFrame(reason="readback", text=text))
+            return ProcessFrameResult.CONTINUE
+        if self._held_over_readback:
+            if final:
+                logger.info(f"{self}: dropping speech over a readback: {text!r}")
+                await self.push_frame(DiscardUtteranceFrame(reason="readback", text=text))
+                self._held_since = None
+            return ProcessFrameResult.CONTINUE
+        if is_backchannel(text):
+            if final:
+                logger.debug(f"{self}: backchannel {text!r}, bot keeps the floor")
+                await self.push_frame(DiscardUtteranceFrame(reason="backchannel", text=text))
+                self._held_since = None
+            return ProcessFrameResult.CONTINUE
+        await self.trigger_user_turn_started(enable_interruptions=self._bot_speaking)
+        return ProcessFrameResult.STOP
+
+
+class SentenceEndStopStrategy(BaseUserTurnStopStrategy):
+    """Ends the turn when the transcript is a finished sentence and the caller stays quiet a moment.
+
+    Smart Turn sometimes judges a plainly finished question unfinished, and then only its
+    silence timeout (seconds) ends the turn; a final transcript ending in . ? or ! followed by
+    `silence_s` of quiet is a good enough sign that the caller is done.
+    """
+
+    def __init__(self, *, silence_s: float = 0.8, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._silence_s = silence_s
+        self._speaking = False
+        self._quiet_since: float | None = None
+        self._finished_sentence = False
+        self._timer: asyncio.Task | None = None
+
+    async def handle_user_turn_started(self) -> None:
+        await self._reset()
+
+    async def handle_user_turn_stopped(self) -> None:
+        await self._reset()
+
+    async def _reset(self) -> None:
+        self._finished_sentence = False
+        await self._cancel_timer()
+
+    async def cleanup(self) -> None:
+        await super().cleanup()
+        await self._cancel_timer()
+
+    async def process_frame(self, frame: Frame) -> ProcessFrameResult:
+        if isinstance(frame, VADUserStartedSpeakingFrame):
+            self._speaking, self._quiet_since = True, None
+            await self._cancel_timer()
+        elif isinstance(frame, VADUserStoppedSpeakingFrame):
+            self._speaking = False
+            self._quiet_since = frame.timestamp - frame.stop_secs
+            await self._arm()
+        elif isinstance(frame, TranscriptionFrame):
+            self._finished_sentence = frame.text.rstrip().endswith((".", "?", "!", "。", "？", "！"))
+            await self._arm()
+        elif isinstance(frame, InterimTranscriptionFrame):
+            self._finished_sentence = False
+            await self._cancel_timer()
+        return ProcessFrameResult.CONTINUE
+
+    async def _arm(self) -> None:
+        await self._cancel_timer()
+        if self._speaking or not self._finished_sentence or self._quiet_since is None:
+            return
+        delay = max(0.0, self._quiet_since + self._silence_s - time.time())
+        self._timer = self.task_manager.create_task(self._fire(delay), f"{self}::sentence_end")
+
+    async def _fire(self, delay: float) -> None:
+        await asyncio.sleep(delay)
+        self._timer = None
+        if not self._speaking and self._finished_sentence:
+            logger.debug(f"{self}: finished sentence and {self._silence_s}s of quiet: end of turn")
+            await self.trigger_user_turn_stopped()
+
+    async def _cancel_timer(self) -> None:
+        if self._timer is not None:
+            await self.task_manager.cancel_task(self._timer)
+            self._timer = None
+
+
+class EndpointStopStrategy(BaseUserTurnStopStrategy):
+    """Ends the turn on the recogniser's own endpoint (Deepgram's `speech_final`), with no local models.
+
+    A final transcript without `speech_final` ends the turn too once `fallback_s` passes without
+    more words: endpointing is a hint the service may not send for every utterance.
+    """
+
+    def __init__(self, *, fallback_s: float = 1.0, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._fallback_s = fallback_s
+        self._timer: asyncio.Task | None = None
+
+    async def handle_user_turn_started(self) -> None:
+        await self._cancel_timer()
+
+    async def handle_user_turn_stopped(self) -> None:
+        await self._cancel_timer()
+
+    async def cleanup(self) -> None:
+        await super().cleanup()
+        await self._cancel_timer()
+
+    async def process_frame(self, frame: Frame) -> ProcessFrameResult:
+        if isinstance(frame, InterimTranscriptionFrame):
+            await self._cancel_timer()
+        elif isinstance(frame, TranscriptionFrame) and frame.text.strip():
+            await self._cancel_timer()
+            if getattr(frame.result, "speech_final", False):
+                await self.trigger_user_turn_stopped()
+            else:
+                self._timer = self.task_manager.create_task(self._fallback(), f"{self}::endpoint")
+        return ProcessFrameResult.CONTINUE
+
+    async def _fallback(self) -> None:
+        await asyncio.sleep(self._fallback_s)
+        self._timer = None
+        await self.trigger_user_turn_stopped()
+
+    async def _cancel_timer(self) -> None:
+        if self._timer is not None:
+            await self.task_manager.cancel_task(self._timer)
+            self._timer = None
