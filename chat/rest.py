@@ -62,6 +62,13 @@ async def _body(request: Request, model: type[M]) -> M:
         raise ApiError(422, "bad_body", problems) from None
 
 
+def _documented(model: type[BaseModel], *, required: bool = False) -> dict[str, Any]:
+    """The OpenAPI entry of a JSON body: bodies are read by hand (to answer 4xx, never 5xx), so
+    FastAPI cannot see them; clients and schema-driven tests learn the shape from this."""
+    schema = model.model_json_schema()
+    return {"requestBody": {"required": required, "content": {"application/json": {"schema": schema}}}}
+
+
 def _cors(request: Request, response: Response, service: ChatService) -> Response:
     """Sites that embed the widget may read their visitor's conversation (its id is the key)."""
     origin = request.headers.get("origin")
@@ -97,7 +104,7 @@ def customer_router(service: ChatService) -> APIRouter:
     async def preflight(request: Request) -> Response:
         return _cors(request, Response(status_code=204), service)
 
-    @router.post("/chat/sessions", response_model=StartAnswer)
+    @router.post("/chat/sessions", response_model=StartAnswer, openapi_extra=_documented(StartBody))
     async def start_session(request: Request) -> Response:
         async def work() -> StartAnswer:
             body = await _body(request, StartBody)
@@ -111,7 +118,11 @@ def customer_router(service: ChatService) -> APIRouter:
 
         return await answer(request, work)
 
-    @router.post("/chat/sessions/{session_id}/messages", response_model=TurnAnswer)
+    @router.post(
+        "/chat/sessions/{session_id}/messages",
+        response_model=TurnAnswer,
+        openapi_extra=_documented(MessageBody, required=True),
+    )
     async def post_message(session_id: str, request: Request) -> Response:
         async def work() -> TurnAnswer:
             body = await _body(request, MessageBody)
@@ -213,7 +224,7 @@ def agent_router(service: ChatService) -> APIRouter:
     async def conversation(session_id: str) -> Response:
         return await run(lambda: desk.conversation(session_id))
 
-    @router.post("/sessions/{session_id}/take", response_model=Done)
+    @router.post("/sessions/{session_id}/take", response_model=Done, openapi_extra=_documented(AgentBody))
     async def take(session_id: str, request: Request) -> Response:
         async def work() -> Done:
             body = await _body(request, AgentBody)
@@ -221,7 +232,9 @@ def agent_router(service: ChatService) -> APIRouter:
 
         return await run(work)
 
-    @router.post("/sessions/{session_id}/messages", response_model=Done)
+    @router.post(
+        "/sessions/{session_id}/messages", response_model=Done, openapi_extra=_documented(ReplyBody, required=True)
+    )
     async def reply(session_id: str, request: Request) -> Response:
         async def work() -> Done:
             body = await _body(request, ReplyBody)
@@ -229,7 +242,7 @@ def agent_router(service: ChatService) -> APIRouter:
 
         return await run(work)
 
-    @router.post("/sessions/{session_id}/hand_back", response_model=Done)
+    @router.post("/sessions/{session_id}/hand_back", response_model=Done, openapi_extra=_documented(AgentBody))
     async def hand_back(session_id: str, request: Request) -> Response:
         async def work() -> Done:
             body = await _body(request, AgentBody)
@@ -237,7 +250,7 @@ def agent_router(service: ChatService) -> APIRouter:
 
         return await run(work)
 
-    @router.post("/sessions/{session_id}/close", response_model=Done)
+    @router.post("/sessions/{session_id}/close", response_model=Done, openapi_extra=_documented(AgentBody))
     async def close(session_id: str, request: Request) -> Response:
         async def work() -> Done:
             body = await _body(request, AgentBody)
@@ -245,7 +258,7 @@ def agent_router(service: ChatService) -> APIRouter:
 
         return await run(work)
 
-    @router.post("/approvals/{approval_id}", response_model=Done)
+    @router.post("/approvals/{approval_id}", response_model=Done, openapi_extra=_documented(DecideBody, required=True))
     async def decide(approval_id: str, request: Request) -> Response:
         async def work() -> Done:
             body = await _body(request, DecideBody)

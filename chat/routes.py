@@ -38,4 +38,6 @@ def build_router(engine: DialogueEngine, config: ChatConfig) -> APIRouter:
     router.include_router(pages_router(config))
     router.include_router(customer_router(service))
     router.include_router(agent_router(service))
+    # The app keeps a handle on the service (its limits, hub and desk) as it does on the phone line's.
+    router.chat = service  # type: ignore[attr-defined]
     return router

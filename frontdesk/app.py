@@ -111,5 +111,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     voice = voice_router(runtime.engine, voice_config(settings))
     app.include_router(voice)
-    app.include_router(chat_router(runtime.engine, ChatConfig.model_validate(settings, from_attributes=True)))
+    chat = chat_router(runtime.engine, ChatConfig.model_validate(settings, from_attributes=True))
+    app.include_router(chat)
+    app.state.voice = voice.voice
+    app.state.chat = chat.chat
     return app

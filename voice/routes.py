@@ -97,7 +97,10 @@ class VoiceService:
         router = APIRouter(tags=["twilio"])
         router.add_api_route("/twilio/voice", self.incoming_call, methods=["POST"])
         router.add_api_route("/twilio/status", self.status_callback, methods=["POST"])
-        router.add_api_route("/twilio/whisper", self.agent_whisper, methods=["POST", "GET"])
+        # Twilio fetches the whisper with the method it is given; one route per method keeps the
+        # OpenAPI operation ids distinct.
+        router.add_api_route("/twilio/whisper", self.agent_whisper, methods=["POST"], operation_id="whisper_post")
+        router.add_api_route("/twilio/whisper", self.agent_whisper, methods=["GET"], operation_id="whisper_get")
         router.add_api_route("/twilio/dial-status", self.dial_status, methods=["POST"])
         router.add_api_websocket_route("/twilio/media", self.media_stream)
         return router
@@ -108,6 +111,13 @@ class VoiceService:
             self.warm_up()
         call_sid = params.get("CallSid") or f"CA{uuid.uuid4().hex}"
         caller = params.get("From") or None
+        answered = self.calls.get(call_sid)
+        if answered is not None and answered.state != "ringing":
+            # The same signed request again once the call is under way (Twilio's signature has no
+            # timestamp, so a captured webhook stays valid): one call gets one stream and one session.
+            answered.event("webhook_replayed")
+            logger.warning(f"incoming-call webhook for {call_sid} replayed after it was answered; refused")
+            return Response(status_code=409, content="this call has already been answered")
         record = self.calls.open(call_sid)
         record.caller = caller
         record.event("incoming", to=params.get("To"), caller_country=params.get("FromCountry"))
@@ -173,6 +183,13 @@ class VoiceService:
         call_sid = str(start.get("callSid") or claims.get("call") or "")
         if claims.get("call") and call_sid != claims["call"]:
             logger.warning("media stream refused: token issued for another call")
+            await _close(websocket, 1008)
+            return
+        existing = self.calls.get(call_sid)
+        if existing is not None and existing.state != "ringing":
+            # A second stream for a call that already has one (or has ended) would be a second caller
+            # on the same call: only a replayed webhook or a leaked token gets here.
+            logger.warning(f"media stream refused: call {call_sid} already has a stream")
             await _close(websocket, 1008)
             return
         record = self.calls.open(call_sid)
