@@ -27,8 +27,13 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# Each benchmark prints its own figures; the reliability suites are in docs/reliability.md.
 bench: $(STAMP)
 	$(BIN)/python bench/backoffice.py
+	$(BIN)/python bench/dialogue.py
+	$(BIN)/python bench/chat.py
+	$(BIN)/python bench/voice.py
+	$(BIN)/python bench/replay.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

@@ -16,6 +16,7 @@ import json
 import json.scanner
 import logging
 import time
+import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -74,6 +75,7 @@ class Database:
     """An async engine plus the two kinds of transaction the systems use."""
 
     def __init__(self, url: str | None = None, *, echo: bool = False):
+        self._batches: weakref.WeakSet[BatchedInserts] = weakref.WeakSet()
         self.url = normalise_url(url)
         parsed = make_url(self.url)
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
@@ -181,6 +183,9 @@ class Database:
         return stmt if self.is_sqlite else stmt.with_for_update()
 
     async def dispose(self) -> None:
+        # Rows still batched in memory belong to this database: write them before the pool goes.
+        for batch in list(self._batches):
+            await batch.close()
         await self.engine.dispose()
 
 
@@ -200,6 +205,7 @@ class BatchedInserts:
         self._pending: list[dict] = []
         self._task: asyncio.Task | None = None
         self._lock: asyncio.Lock | None = None
+        db._batches.add(self)
 
     def add(self, *rows: dict) -> None:
         if len(self._pending) + len(rows) > self.max_pending:
@@ -229,6 +235,7 @@ class BatchedInserts:
                 log.exception("%s: batch write failed; will retry", self.table.name)
 
     async def close(self) -> None:
+        # Never cancel a flush in flight: a transaction cancelled half-way can keep SQLite's write lock.
         if self._task is not None and not self._task.done():
-            self._task.cancel()
+            await asyncio.shield(self._task)
         await self.flush()

@@ -296,9 +296,12 @@ def _landed_not_ok(
 ) -> list[Finding]:
     findings: list[Finding] = []
     saga_kinds = {w.kind for w in flows}
+    saga_ids = {w.workflow_id for w in flows}
     by_key: dict[str, list[AuditEntry]] = defaultdict(list)
     for entry in entries:
-        if entry.idempotency_key and entry.workflow_id is None and entry.tool not in saga_kinds:
+        # Sagas are judged by their workflow record below. Any other write counts here, including
+        # the dialogue's, whose audit entries carry the conversation's id as their workflow id.
+        if entry.idempotency_key and entry.workflow_id not in saga_ids and entry.tool not in saga_kinds:
             by_key[entry.idempotency_key].append(entry)
     for key, group in by_key.items():
         if any(e.status == "ok" for e in group) or keys.get(key) != group[0].tool:

@@ -310,9 +310,23 @@ def _serve_phone(port: int, deepgram_port: int) -> None:
     service = VoiceService(InstantDialogue(), config)
     app = FastAPI()
     app.include_router(service.router())
-    # Twilio does not compress media messages; compressing 50 small frames a second costs CPU for nothing.
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="error", ws_max_size=1 << 20,
-                ws_per_message_deflate=False)  # fmt: skip
+    profile = os.environ.get("BENCH_PROFILE")  # a directory: one pyinstrument profile per server process
+    profiler = None
+    if profile:
+        from pyinstrument import Profiler  # for measurement only: `pip install pyinstrument`
+
+        profiler = Profiler(interval=0.001, async_mode="disabled")
+        profiler.start()
+    try:
+        # Twilio does not compress media messages; compressing 50 small frames a second costs CPU for nothing.
+        uvicorn.run(app, host="127.0.0.1", port=port, log_level="error", ws_max_size=1 << 20,
+                    ws_per_message_deflate=False)  # fmt: skip
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if profiler is not None:
+            profiler.stop()
+            Path(profile, f"phone-{port}.txt").write_text(profiler.output_text(unicode=True, color=False))
 
 
 def _free_port() -> int:

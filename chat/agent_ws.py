@@ -111,6 +111,7 @@ async def agent_socket(websocket: WebSocket, service: ChatService) -> None:
         console = Console(outbox, agent_name(name))
         outbox.push(Ready(agent=console.agent, role=role).model_dump_json())
         service.desk.attach(console)
+        service.watch()  # hand-offs and lines from other servers on the same store reach this console too
         try:
             outbox.push((await service.desk.queue()).model_dump_json())
             outbox.push((await service.desk.approvals()).model_dump_json())
@@ -154,7 +155,7 @@ async def _serve(websocket: WebSocket, console: Console, service: ChatService) -
                 raise DeskError("too_large", f"frames are limited to {service.config.max_message_bytes} bytes")
             try:
                 frame = _console_frame.validate_python(json.loads(raw))
-            except (ValueError, ValidationError):
+            except (ValueError, RecursionError, ValidationError):
                 raise DeskError("bad_frame", "unknown or malformed console frame") from None
             if isinstance(frame, RefreshIn):
                 outbox.push((await desk.queue()).model_dump_json())

@@ -37,6 +37,9 @@ class ChatConfig(BaseModel):
     max_sockets_per_session: int = Field(default=16, ge=1, description="open tabs of one conversation")
     outbox_frames: int = Field(default=1024, ge=16, description="frames queued for a slow socket before it is dropped")
     queue_limit: int = Field(default=100, ge=1, description="hand-offs shown in the agent console")
+    watch_interval_s: float = Field(
+        default=1.0, gt=0, description="how often changes made by other servers on the same store are looked for"
+    )
 
     @field_validator("allowed_origins")
     @classmethod

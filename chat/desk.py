@@ -185,6 +185,15 @@ class AgentDesk:
             self._approvals_seen.add(pending.approval_id)
             self.refresh("approvals")
 
+    def track(self, state: WorkflowState) -> bool:
+        """A session changed on another server: note who has it now; True when the queue changed."""
+        before = self._with_person.get(state.session_id, "")
+        if state.mode == "agent":
+            self._with_person[state.session_id] = state.agent
+        else:
+            self._with_person.pop(state.session_id, None)
+        return before != self._with_person.get(state.session_id, "")
+
     def customer_line(self, session_id: str, text: str, at: datetime) -> None:
         """What a customer wrote while a person has the chat (the engine stores it and answers nothing)."""
         if self.consoles:

@@ -62,7 +62,7 @@ def parse_client_frame(raw: str, max_bytes: int) -> TextIn | ChoiceIn:
         raise FrameError("too_large", f"messages are limited to {max_bytes} bytes")
     try:
         data = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # deeply nested arrays exhaust the parser's stack
         raise FrameError("bad_frame", "frames must be JSON objects") from None
     if not isinstance(data, dict):
         raise FrameError("bad_frame", "frames must be JSON objects")

@@ -51,7 +51,7 @@ async def _body(request: Request, model: type[M]) -> M:
         raise ApiError(413, "too_large", f"request bodies are limited to {_MAX_BODY} bytes")
     try:
         data: Any = json.loads(raw) if raw.strip() else {}
-    except ValueError:
+    except (ValueError, RecursionError):  # deeply nested arrays exhaust the parser's stack
         raise ApiError(400, "bad_body", "the body must be a JSON object") from None
     if not isinstance(data, dict):
         raise ApiError(400, "bad_body", "the body must be a JSON object")

@@ -11,12 +11,13 @@ its idempotency key.
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
 import secrets
 import weakref
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
@@ -72,6 +73,22 @@ class EngineConfig(BaseModel):
     cached_sessions: int = 2000
 
 
+_T = TypeVar("_T")
+
+
+def _again_if_stale(method: Callable[..., Awaitable[_T]]) -> Callable[..., Awaitable[_T]]:
+    """Play a state change once more on the stored state when another server changed it meanwhile."""
+
+    @functools.wraps(method)
+    async def wrapper(self: DialogueEngine, *args: Any, **kwargs: Any) -> _T:
+        try:
+            return await method(self, *args, **kwargs)
+        except StaleState:
+            return await method(self, *args, **kwargs)
+
+    return wrapper
+
+
 class DialogueEngine:
     def __init__(
         self,
@@ -119,6 +136,15 @@ class DialogueEngine:
             self._record_cache.pop(next(iter(self._record_cache)))
         return cache
 
+    def busy(self, session_id: str) -> bool:
+        """Whether this process is in the middle of a turn of the session."""
+        lock = self._locks.get(session_id)
+        return lock is not None and lock.locked()
+
+    def forget(self, session_id: str) -> None:
+        """Drop the in-memory copy of a session another server changed: the next turn reads the store."""
+        self._states.pop(session_id, None)
+
     def _lock(self, session_id: str) -> asyncio.Lock:
         lock = self._locks.get(session_id)
         if lock is None:
@@ -144,7 +170,7 @@ class DialogueEngine:
         turn.ask("greeting", expects=None)
         state.expects = None
         turn.event("decision", "session_started", {"channel": channel, "language": lang})
-        await self.store.save(state, previous_turn=None, transcript=turn.transcript, events=turn.events)
+        await self.store.save(state, previous_revision=None, transcript=turn.transcript, events=turn.events)
         return self._result(turn)
 
     async def load(self, session_id: str) -> WorkflowState | None:
@@ -153,10 +179,11 @@ class DialogueEngine:
     async def transcript(self, session_id: str) -> list[TranscriptEntry]:
         return await self.store.transcript(session_id)
 
+    @_again_if_stale
     async def resume(self, session_id: str) -> TurnResult:
         async with self._lock(session_id):
             state = await self._state(session_id)
-            prev = state.turn
+            prev = state.revision
             turn = Turn(self, state)
             unfinished = [a for a in state.actions if a.stage == "executing"]
             if unfinished:
@@ -174,10 +201,10 @@ class DialogueEngine:
         async with self._lock(session_id):
             for attempt in range(2):
                 state = await self._state(session_id)
-                prev = state.turn
+                prev = state.revision
                 state.turn += 1
                 turn = Turn(self, state, inp=user_input)
-                turn.saved_turn = prev
+                turn.saved_revision = prev
                 try:
                     try:
                         await self._turn(turn)
@@ -188,7 +215,7 @@ class DialogueEngine:
                         turn.messages.clear()
                         await self._handoff(turn, "internal_error")
                     self._refresh_outcome(state)
-                    await self._save(turn, turn.saved_turn)
+                    await self._save(turn, turn.saved_revision)
                 except StaleState:
                     # Another server moved this conversation on: take its state and play the turn again.
                     if attempt:
@@ -197,13 +224,14 @@ class DialogueEngine:
                 return self._result(turn)
             raise AssertionError("unreachable")
 
+    @_again_if_stale
     async def end(self, session_id: str, reason: str = "customer_left") -> WorkflowState | None:
         async with self._lock(session_id):
             try:
                 state = await self._state(session_id)
             except UnknownSession:
                 return None
-            prev = state.turn
+            prev = state.revision
             turn = Turn(self, state)
             if state.outcome == "in_progress":
                 state.outcome = "abandoned" if not any(f.status == "done" for f in state.intents) else "resolved"
@@ -218,10 +246,11 @@ class DialogueEngine:
     async def agent_join(self, session_id: str, agent: str) -> TurnResult:
         return await self._as_agent(session_id, agent, "agent_joined", mode="agent")
 
+    @_again_if_stale
     async def agent_message(self, session_id: str, agent: str, text: str) -> TurnResult:
         async with self._lock(session_id):
             state = await self._must_load(session_id)
-            prev = state.turn
+            prev = state.revision
             turn = Turn(self, state)
             text = redact(text)
             message = BotMessage(role="agent", text=text, language=state.language)
@@ -235,10 +264,11 @@ class DialogueEngine:
             await self._save(turn, prev)
             return self._result(turn)
 
+    @_again_if_stale
     async def hand_back(self, session_id: str, agent: str) -> TurnResult:
         async with self._lock(session_id):
             state = await self._must_load(session_id)
-            prev = state.turn
+            prev = state.revision
             turn = Turn(self, state)
             state.mode = "bot"
             state.agent = None
@@ -251,10 +281,11 @@ class DialogueEngine:
             await self._save(turn, prev)
             return self._result(turn)
 
+    @_again_if_stale
     async def close(self, session_id: str, agent: str) -> TurnResult:
         async with self._lock(session_id):
             state = await self._must_load(session_id)
-            prev = state.turn
+            prev = state.revision
             turn = Turn(self, state)
             state.mode = "closed"
             turn.event("agent", "close", {"agent": agent})
@@ -263,10 +294,11 @@ class DialogueEngine:
             await self._save(turn, prev)
             return self._result(turn)
 
+    @_again_if_stale
     async def _as_agent(self, session_id: str, agent: str, key: str, *, mode: str) -> TurnResult:
         async with self._lock(session_id):
             state = await self._must_load(session_id)
-            prev = state.turn
+            prev = state.revision
             turn = Turn(self, state)
             state.mode = mode  # type: ignore[assignment]
             state.agent = agent
@@ -315,9 +347,9 @@ class DialogueEngine:
                 return None
             if state.pending_approval is None or state.pending_approval.approval_id != approval_id:
                 return None
-            prev = state.turn
+            prev = state.revision
             turn = Turn(self, state)
-            turn.saved_turn = prev
+            turn.saved_revision = prev
             pending = state.pending_approval
             frame = next((f for f in state.intents if f.status == "pending_approval"), None)
             state.pending_approval = None
@@ -343,7 +375,7 @@ class DialogueEngine:
                 turn.say("approval_denied", note=approval.note or "")
                 await self._continue(turn)
             self._refresh_outcome(state)
-            await self._save(turn, turn.saved_turn)
+            await self._save(turn, turn.saved_revision)
             return self._result(turn)
 
     # ================================================================== the turn
@@ -1283,15 +1315,17 @@ class DialogueEngine:
             state.outcome = "resolved"
 
     async def _checkpoint(self, turn: Turn) -> None:
-        await self._save(turn, turn.saved_turn)
-        turn.saved_turn = turn.state.turn
+        await self._save(turn, turn.saved_revision)
+        turn.saved_revision = turn.state.revision
         turn.transcript = []
         turn.events = []
 
-    async def _save(self, turn: Turn, previous_turn: int | None) -> None:
+    async def _save(self, turn: Turn, previous_revision: int | None) -> None:
         state = turn.state
         try:
-            await self.store.save(state, previous_turn=previous_turn, transcript=turn.transcript, events=turn.events)
+            await self.store.save(
+                state, previous_revision=previous_revision, transcript=turn.transcript, events=turn.events
+            )
         except BaseException:
             # What is in memory was not stored: the next turn reads the store again.
             self._states.pop(state.session_id, None)
@@ -1308,7 +1342,7 @@ class DialogueEngine:
         """The session's state as last saved by this process, else from the store.
 
         The copy in memory saves a read and a validation per turn; the store's turn-number check on
-        save still catches another server having moved the conversation on (`StaleState`).
+        save still catches another server having changed the conversation (`StaleState`).
         """
         state = self._states.get(session_id)
         if state is None:

@@ -107,6 +107,9 @@ class WorkflowState(BaseModel):
     channel: Channel = "chat"
     language: str = "en"
     turn: int = 0
+    # Bumped by every save, whoever makes it (a customer turn, an agent, an approval): saves are
+    # guarded by it, so no server overwrites a change it has not seen.
+    revision: int = 0
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 

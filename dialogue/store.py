@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
-from sqlalchemy import JSON, Column, DateTime, Integer, String, Table, insert, select, update
+from sqlalchemy import JSON, Column, DateTime, Integer, String, Table, insert, inspect, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from actions.db import BatchedInserts, Database, metadata
@@ -27,6 +27,7 @@ sessions = Table(
     Column("outcome", String(30), nullable=False, index=True),
     Column("user_id", String(80), index=True),
     Column("turn", Integer, nullable=False),
+    Column("revision", Integer, nullable=False, server_default="0"),
     Column("state", JSON, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False, index=True),
@@ -93,6 +94,7 @@ class SessionStore:
         async with self.db.engine.begin() as conn:
             for table in (sessions, transcripts, trajectory):
                 await conn.run_sync(lambda sync_conn, t=table: t.create(sync_conn, checkfirst=True))
+            await conn.run_sync(_add_revision_column)
 
     async def load(self, session_id: str) -> WorkflowState | None:
         async with self.db.read() as conn:
@@ -109,36 +111,44 @@ class SessionStore:
         self,
         state: WorkflowState,
         *,
-        previous_turn: int | None,
+        previous_revision: int | None,
         transcript: list[TranscriptEntry] = (),
         events: list[TrajectoryEvent] = (),
     ) -> None:
-        """Persist the state with this turn's transcript lines and trajectory events, atomically."""
+        """Persist the state with this turn's transcript lines and trajectory events, atomically.
+
+        `previous_revision` is the revision this writer started from (None for a new session); when the
+        store holds another, someone else changed the conversation meanwhile and `StaleState` is raised.
+        """
         state.updated_at = utcnow()
+        revision = 1 if previous_revision is None else previous_revision + 1
         doc = state.model_dump(mode="json")
+        doc["revision"] = revision
         values = {
             "channel": state.channel,
             "mode": state.mode,
             "outcome": state.outcome,
             "user_id": state.identity.user_id,
             "turn": state.turn,
+            "revision": revision,
             "state": doc,
             "updated_at": state.updated_at,
         }
         async with self.db.write() as conn:
-            if previous_turn is None:
+            if previous_revision is None:
                 await conn.execute(
                     insert(sessions).values(session_id=state.session_id, created_at=state.created_at, **values)
                 )
             else:
                 res = await conn.execute(
                     update(sessions)
-                    .where(sessions.c.session_id == state.session_id, sessions.c.turn == previous_turn)
+                    .where(sessions.c.session_id == state.session_id, sessions.c.revision == previous_revision)
                     .values(**values)
                 )
                 if res.rowcount != 1:
                     raise StaleState(f"session {state.session_id} was saved by another writer")
             await self._append(conn, state.session_id, transcript, events)
+        state.revision = revision  # only once stored: a refused copy keeps the revision it came from
 
     async def _append(self, conn: AsyncConnection, session_id: str, transcript, events) -> None:
         if transcript:
@@ -192,3 +202,10 @@ class SessionStore:
         async with self.db.read() as conn:
             rows = (await conn.execute(stmt)).all()
         return [WorkflowState.model_validate(r.state) for r in rows]
+
+
+def _add_revision_column(sync_conn) -> None:
+    """Stores made before sessions carried a revision get the column (every old row at revision 0)."""
+    columns = {c["name"] for c in inspect(sync_conn).get_columns(sessions.name)}
+    if "revision" not in columns:
+        sync_conn.execute(text(f"ALTER TABLE {sessions.name} ADD COLUMN revision INTEGER NOT NULL DEFAULT 0"))

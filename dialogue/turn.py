@@ -34,7 +34,7 @@ class Turn:
     ended: bool = False
     used: bool = False  # something the customer said moved the conversation on
     asked: bool = False  # the bot asked a question and now waits
-    saved_turn: int | None = None  # the turn number the store holds for this session
+    saved_revision: int | None = None  # the revision the store holds for this session
     tried: set[str] = field(default_factory=set)  # collect steps already offered this turn's words
 
     # ------------------------------------------------------------------ speaking

@@ -44,10 +44,12 @@ def serve(
     import uvicorn
 
     from frontdesk.app import create_app
+    from frontdesk.logs import configure_logging
 
     settings = _settings(db, data)
     if data and not data.exists():
         _fail(f"{data} does not exist")
+    configure_logging(settings.log_level)
     made = settings.ensure_tokens()
     for kind, token in made.items():
         typer.echo(f"{kind} token for this run: {token}  (set FRONTDESK_{kind.upper()}_TOKEN to keep one)")
@@ -55,7 +57,7 @@ def serve(
         create_app(settings),
         host=host or settings.host,
         port=port or settings.port,
-        log_level="info",
+        log_level=settings.log_level.lower(),
         ws_max_size=64 * 1024,
         # Twilio does not compress media messages; negotiating deflate would cost CPU on 50 frames/s.
         ws_per_message_deflate=False,
@@ -73,6 +75,18 @@ def chat(
     if data and not data.exists():
         _fail(f"{data} does not exist")
     asyncio.run(run_chat(_settings(db, data)))
+
+
+def _register_replay() -> None:
+    # Before anything imports pipecat: replay's virtual clock must be in place first (voice.replay.clock).
+    from voice.replay.command import replay_command
+
+    app.command("replay", help="QA: replay recorded calls through the phone pipeline, score them, report.")(
+        replay_command
+    )
+
+
+_register_replay()
 
 
 def _register_dial() -> None:

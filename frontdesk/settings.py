@@ -51,6 +51,7 @@ class Settings(BaseSettings):
         default=None, description="signs Twilio stream tokens; the same on every server behind one number"
     )
     record_calls: bool = Field(default=False, description="keep each call's audio and timeline under data_dir/calls")
+    log_level: str = Field(default="info", pattern="(?i)^(debug|info|warning|error)$", description="server log level")
 
     def resolved_db_url(self) -> str:
         return self.db_url or f"sqlite:///{self.data_dir / 'frontdesk.sqlite3'}"

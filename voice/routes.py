@@ -230,10 +230,15 @@ class VoiceService:
         deadline = asyncio.get_running_loop().time() + _HANDSHAKE_TIMEOUT_S
         for _ in range(_HANDSHAKE_MAX_MESSAGES):
             remaining = deadline - asyncio.get_running_loop().time()
-            text = await asyncio.wait_for(websocket.receive_text(), timeout=max(0.01, remaining))
+            received = await asyncio.wait_for(websocket.receive(), timeout=max(0.01, remaining))
+            if received["type"] == "websocket.disconnect":
+                raise WebSocketDisconnect(received.get("code", 1000))
+            text = received.get("text")
+            if text is None:  # a binary frame: Twilio sends none, so it is skipped like any other junk
+                continue
             try:
                 message = json.loads(text)
-            except json.JSONDecodeError:
+            except (ValueError, RecursionError):
                 continue
             if isinstance(message, dict) and message.get("event") == "start" and isinstance(message.get("start"), dict):
                 start = dict(message["start"])

@@ -41,7 +41,7 @@ class PhoneFrameSerializer(TwilioFrameSerializer):
     async def deserialize(self, data: str | bytes) -> Frame | None:
         try:
             message = json.loads(data)
-        except (json.JSONDecodeError, UnicodeDecodeError):
+        except (ValueError, RecursionError):  # not JSON, not UTF-8, or nested deeper than the parser goes
             return self._reject("not JSON", data)
         if not isinstance(message, dict):
             return self._reject("not a JSON object", data)

@@ -83,13 +83,7 @@ class OfflineTTSService(TTSService):
         await self._call_event_handler("on_voice", text, voice, language)
         try:
             await self.start_tts_usage_metrics(text)
-            if voice == PIPER_VOICE:
-                rate = models.piper_voice().config.sample_rate
-                source = _threaded(_piper_chunks(text))
-            else:
-                engine = EspeakEngine.shared()
-                rate = engine.sample_rate
-                source = _threaded(iter([await asyncio.to_thread(engine.synthesize, text, language)]))
+            rate, source = self.synthesis(text, language, voice)
             async for frame in self._stream_audio_frames_from_iterator(
                 source, in_sample_rate=rate, context_id=context_id
             ):
@@ -100,6 +94,17 @@ class OfflineTTSService(TTSService):
             yield ErrorFrame(error=f"speech synthesis failed: {exc}")
         finally:
             await self.stop_ttfb_metrics()
+
+    def synthesis(self, text: str, language: str, voice: str) -> tuple[int, AsyncIterator[bytes]]:
+        """The sample rate of `voice` and its audio for `text`, chunk by chunk as it is made."""
+        if voice == PIPER_VOICE:
+            return models.piper_voice().config.sample_rate, _threaded(_piper_chunks(text))
+        engine = EspeakEngine.shared()
+        return engine.sample_rate, _espeak(engine, text, language)
+
+
+async def _espeak(engine: EspeakEngine, text: str, language: str) -> AsyncIterator[bytes]:
+    yield await asyncio.to_thread(engine.synthesize, text, language)
 
 
 async def _threaded(iterator: Iterator[bytes]) -> AsyncIterator[bytes]:
