@@ -78,7 +78,6 @@ def chat(
 
 
 def _register_replay() -> None:
-    # Before anything imports pipecat: replay's virtual clock must be in place first (voice.replay.clock).
     from voice.replay.command import replay_command
 
     app.command("replay", help="QA: replay recorded calls through the phone pipeline, score them, report.")(

