@@ -252,6 +252,29 @@ class Session:
         await self.send({"type": "message", "text": text}, step)
 
 
+async def play(s: Session, script: Script) -> bool:
+    """The customer's side of one scripted conversation, to its goodbye; True when a write was verified."""
+    if script.kind == "cancel":
+        await s.say(f"Hi, I want to cancel order {script.order_id}", "request")
+    else:
+        await s.say(f"where is my order {script.order_id}?", "request")
+    for _ in range(8):
+        expects = s.state.get("expects")
+        if expects == "identity":
+            await s.say(script.email, "identity")
+        elif expects == "order_id":
+            await s.send({"type": "choice", "value": script.order_id}, "order")
+        elif expects == "reason":
+            await s.say("no longer needed", "reason")
+        elif expects == "confirmation":
+            await s.send({"type": "choice", "value": "yes"}, "yes (write)")
+        else:
+            break
+    verified = any(a.get("verified") and a.get("write") for a in s.state.get("actions") or [])
+    await s.say("no, that's all, thanks", "goodbye")
+    return verified
+
+
 async def converse(url: str, script: Script, tally: Tally, think: float, seed: int, hold: asyncio.Event) -> None:
     rng = random.Random(seed)
     counted = False
@@ -263,26 +286,8 @@ async def converse(url: str, script: Script, tally: Tally, think: float, seed: i
             assert session["type"] == "session", session
             await s.read_turn()
             tally.open_ms.append((time.perf_counter() - started) * 1000)
-            if script.kind == "cancel":
-                await s.say(f"Hi, I want to cancel order {script.order_id}", "request")
-            else:
-                await s.say(f"where is my order {script.order_id}?", "request")
-            for _ in range(8):
-                expects = s.state.get("expects")
-                if expects == "identity":
-                    await s.say(script.email, "identity")
-                elif expects == "order_id":
-                    await s.send({"type": "choice", "value": script.order_id}, "order")
-                elif expects == "reason":
-                    await s.say("no longer needed", "reason")
-                elif expects == "confirmation":
-                    await s.send({"type": "choice", "value": "yes"}, "yes (write)")
-                else:
-                    break
-            actions = s.state.get("actions") or []
-            if any(a.get("verified") and a.get("write") for a in actions):
+            if await play(s, script):
                 tally.verified_writes += 1
-            await s.say("no, that's all, thanks", "goodbye")
             tally.session_over(ok=True)
             counted = True
             # Stay connected until every customer is done, so memory is measured with all N open.

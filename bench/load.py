@@ -73,25 +73,8 @@ async def _conversation(bc: Any, url: str, script: Any, tally: ChatTally, think:
             session = json.loads(await asyncio.wait_for(ws.recv(), bc.RECV_TIMEOUT_S))
             assert session["type"] == "session", session
             await s.read_turn()
-            if script.kind == "cancel":
-                await s.say(f"Hi, I want to cancel order {script.order_id}", "request")
-            else:
-                await s.say(f"where is my order {script.order_id}?", "request")
-            for _ in range(8):
-                expects = s.state.get("expects")
-                if expects == "identity":
-                    await s.say(script.email, "identity")
-                elif expects == "order_id":
-                    await s.send({"type": "choice", "value": script.order_id}, "order")
-                elif expects == "reason":
-                    await s.say("no longer needed", "reason")
-                elif expects == "confirmation":
-                    await s.send({"type": "choice", "value": "yes"}, "yes (write)")
-                else:
-                    break
-            if any(a.get("verified") and a.get("write") for a in s.state.get("actions") or []):
+            if await bc.play(s, script):
                 tally.verified_writes += 1
-            await s.say("no, that's all, thanks", "goodbye")
         tally.conversations += 1
     except Exception as exc:  # counted and reported: a load test that hides failures measures nothing
         tally.failed += 1
