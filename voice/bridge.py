@@ -168,6 +168,9 @@ class DialogueBridge(FrameProcessor):
         self._turn_ended_at = None
         text = " ".join(t for t, _ in texts)
         heard = next((lang for _, lang in reversed(texts) if lang), None)
+        if self._closing:  # said over the goodbye (or the transfer): heard, kept, not a turn to answer
+            self._record.event("caller_after_close", text=text, language=heard)
+            return
         figures = self._record.new_turn("speech")
         figures.caller_text, figures.caller_language = text, heard
         # Without a local VAD, the last partial words stand for the end of speech.
@@ -353,10 +356,14 @@ class DialogueBridge(FrameProcessor):
         await self._hang_up()
 
     async def _hang_up(self) -> None:
-        """Close the stream once everything queued has been said; the TwiML then hangs up."""
+        """Close the stream once everything queued has been heard; the TwiML then hangs up.
+
+        Sent is not heard: Twilio plays the audio in real time behind what it has received, and a
+        stream closed early cuts the goodbye off. Its mark coming back says it has been played.
+        """
         self._closing = True
         self._record.event("hang_up")
-        await self._mark("goodbye")
+        await self._played("goodbye")
         await self.push_frame(EndWorkerFrame(reason="call finished"))
 
     async def cleanup(self) -> None:

@@ -26,7 +26,7 @@ from pipecat.pipeline.worker import PipelineParams, PipelineWorker
 from pipecat.processors.audio.vad_processor import VADProcessor
 from pipecat.processors.frame_processor import FrameProcessor
 from pipecat.transports.websocket.fastapi import FastAPIWebsocketParams
-from pipecat.turns.user_stop import BaseUserTurnStopStrategy, TurnAnalyzerUserTurnStopStrategy
+from pipecat.turns.user_stop import BaseUserTurnStopStrategy
 from pipecat.turns.user_turn_processor import UserTurnProcessor
 from pipecat.turns.user_turn_strategies import UserTurnStrategies
 from pipecat.workers.runner import WorkerRunner
@@ -43,7 +43,7 @@ from voice.stt import build_stt
 from voice.taps import SynthesisTap, WireTap
 from voice.transport import PhoneWebsocketTransport
 from voice.tts import build_tts
-from voice.turns import EndpointStopStrategy, PhoneTurnStartStrategy, SentenceEndStopStrategy
+from voice.turns import EndpointStopStrategy, PhoneTurnStartStrategy, SentenceEndStopStrategy, SmartTurnStopStrategy
 
 OUT_RATE = 8000
 
@@ -99,7 +99,7 @@ def build_call(dialogue: Dialogue, config: VoiceConfig, call: CallSetup) -> Call
             )
         )
         stop: list[BaseUserTurnStopStrategy] = [
-            TurnAnalyzerUserTurnStopStrategy(
+            SmartTurnStopStrategy(
                 turn_analyzer=SharedSmartTurnAnalyzer(params=SmartTurnParams(stop_secs=config.turn_timeout_s))
             ),
             SentenceEndStopStrategy(silence_s=config.sentence_end_silence_s),

@@ -18,6 +18,7 @@ from pipecat.frames.frames import AudioRawFrame, Frame, InputAudioRawFrame, Inpu
 from pipecat.serializers.twilio import TwilioFrameSerializer
 
 from voice.recording import CallRecorder
+from voice.resample import TimeInvariantStreamResampler
 
 
 class PhoneFrameSerializer(TwilioFrameSerializer):
@@ -27,6 +28,8 @@ class PhoneFrameSerializer(TwilioFrameSerializer):
         self, stream_sid: str, *, recorder: CallRecorder | None = None, batch_frames: int = 1, **kwargs
     ) -> None:
         super().__init__(stream_sid, params=TwilioFrameSerializer.InputParams(auto_hang_up=False), **kwargs)
+        # The same caller audio must reach the recogniser the same, however it was framed and timed.
+        self._input_resampler = TimeInvariantStreamResampler()
         self._recorder = recorder
         self._batch_frames = max(1, batch_frames)
         self._pending: list[bytes] = []

@@ -7,6 +7,11 @@ A pipecat user-turn start strategy for the phone:
   ("mm-hmm", "okay", "sí"...); a backchannel is dropped and the bot goes on;
 - a readback (an action read back for a yes) is never interrupted, and speech that began over it
   is dropped: a yes only counts once the caller has heard the whole readback.
+
+And when it ends. A segmented recogniser transcribes each stretch of speech after the VAD hears
+it stop, so a caller who pauses briefly ("Hi, ... I'd like some help") is still speaking when the
+first stretch's transcript arrives. That transcript does not cover the turn: the stop strategies
+here wait for the transcript of the stretch that ended it, or it would arrive as a turn of its own.
 """
 
 from __future__ import annotations
@@ -15,11 +20,13 @@ import asyncio
 import re
 import time
 
+import numpy as np
 from loguru import logger
 from pipecat.frames.frames import (
     BotStartedSpeakingFrame,
     BotStoppedSpeakingFrame,
     Frame,
+    InputAudioRawFrame,
     InterimTranscriptionFrame,
     TranscriptionFrame,
     UserSpeakingFrame,
@@ -28,9 +35,14 @@ from pipecat.frames.frames import (
 )
 from pipecat.turns.types import ProcessFrameResult
 from pipecat.turns.user_start import BaseUserTurnStartStrategy
-from pipecat.turns.user_stop import BaseUserTurnStopStrategy
+from pipecat.turns.user_stop import BaseUserTurnStopStrategy, TurnAnalyzerUserTurnStopStrategy
 
 from voice.frames import DiscardUtteranceFrame, ReadbackPlaybackFrame
+
+# After the VAD hears the caller stop, audio this loud (int16 RMS, and against the loudest of
+# what they just said) may be them going on: the end of the turn waits for the VAD's verdict.
+_RESUME_MIN_RMS = 300.0
+_RESUME_FRACTION = 0.1
 
 BACKCHANNELS = frozenset(
     {
@@ -184,6 +196,9 @@ class SentenceEndStopStrategy(BaseUserTurnStopStrategy):
             self._quiet_since = frame.timestamp - frame.stop_secs
             await self._arm()
         elif isinstance(frame, TranscriptionFrame):
+            if self._speaking:  # an earlier stretch's words: the one being spoken is still to come
+                self._finished_sentence = False
+                return ProcessFrameResult.CONTINUE
             self._finished_sentence = frame.text.rstrip().endswith((".", "?", "!", "。", "？", "！"))
             await self._arm()
         elif isinstance(frame, InterimTranscriptionFrame):
@@ -209,6 +224,78 @@ class SentenceEndStopStrategy(BaseUserTurnStopStrategy):
         if self._timer is not None:
             await self.task_manager.cancel_task(self._timer)
             self._timer = None
+
+
+class SmartTurnStopStrategy(TurnAnalyzerUserTurnStopStrategy):
+    """pipecat's Smart Turn stop strategy, for a caller who pauses mid-sentence.
+
+    - pipecat counts any final transcript since the caller last started speaking; one that arrives
+      while they speak again belongs to the stretch before, and ending the turn on it would split
+      the turn in two. It still counts as words in hand for the safety-net timeout.
+    - The VAD confirms speech only `start_secs` after it begins, so a caller who goes on after a
+      short pause ("Hi, ... I'd like some help") is already speaking when Smart Turn judges "Hi"
+      complete. When the line has been loud since the VAD heard them stop, the end of the turn
+      waits until the VAD would have confirmed that speech; if it does, the turn goes on.
+    """
+
+    def __init__(self, *, resume_margin_s: float = 0.1, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._resume_margin_s = resume_margin_s
+        self._start_secs = 0.2
+        self._peak_rms = 0.0
+        self._loud_at: float | None = None  # when the line was last loud since the VAD heard a stop
+        self._hold: asyncio.Task | None = None
+
+    async def process_frame(self, frame: Frame) -> ProcessFrameResult:
+        if isinstance(frame, VADUserStartedSpeakingFrame):
+            self._start_secs = frame.start_secs
+            self._peak_rms = 0.0
+        elif isinstance(frame, VADUserStoppedSpeakingFrame):
+            self._loud_at = None
+        elif isinstance(frame, InputAudioRawFrame):
+            samples = np.frombuffer(frame.audio, dtype=np.int16).astype(np.float32)
+            rms = float(np.sqrt(np.mean(samples * samples))) if len(samples) else 0.0
+            if self._vad_user_speaking:
+                self._peak_rms = max(self._peak_rms, rms)
+            elif rms > max(_RESUME_MIN_RMS, _RESUME_FRACTION * self._peak_rms):
+                self._loud_at = time.time()
+        return await super().process_frame(frame)
+
+    async def _handle_transcription(self, frame: TranscriptionFrame) -> None:
+        if self._vad_user_speaking:
+            self._text = frame.text
+            return
+        await super()._handle_transcription(frame)
+
+    async def trigger_user_turn_stopped(self, *, enable_user_speaking_frames: bool | None = None) -> None:
+        if self._loud_at is not None:
+            wait = self._loud_at + self._start_secs + self._resume_margin_s - time.time()
+            if wait > 0:
+                if self._hold is None:
+                    self._hold = self.task_manager.create_task(
+                        self._stop_after(wait, enable_user_speaking_frames), f"{self}::resume_hold"
+                    )
+                return
+        await super().trigger_user_turn_stopped(enable_user_speaking_frames=enable_user_speaking_frames)
+
+    async def _stop_after(self, wait: float, enable_user_speaking_frames: bool | None) -> None:
+        await asyncio.sleep(wait)
+        self._hold = None
+        if not self._vad_user_speaking:
+            logger.debug(f"{self}: the sound after the pause was not speech: end of turn")
+            await super().trigger_user_turn_stopped(enable_user_speaking_frames=enable_user_speaking_frames)
+
+    async def _discard_pending_end_of_turn(self) -> None:
+        await super()._discard_pending_end_of_turn()
+        if self._hold is not None:
+            await self.task_manager.cancel_task(self._hold)
+            self._hold = None
+
+    async def cleanup(self) -> None:
+        await super().cleanup()
+        if self._hold is not None:
+            await self.task_manager.cancel_task(self._hold)
+            self._hold = None
 
 
 class EndpointStopStrategy(BaseUserTurnStopStrategy):

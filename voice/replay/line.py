@@ -29,6 +29,11 @@ Timing = Literal["original", "turns"]
 
 # Turns timing: the caller answers this long after the bot's turn has played.
 ANSWER_GAP_S = 0.6
+# Turns timing: each answer starts a whole number of these after the caller's previous words (in
+# frames sent), however long the bot took. The VAD's model resets its state every 2 s of quiet
+# audio, so on this grid it is in the same state whenever the same words start: a busy machine
+# (a slower bot turn) cannot change where the VAD hears them begin and end.
+ANSWER_GRID_FRAMES = 100
 # Nobody waits longer than this for the bot (it reprompts a silent caller well before).
 BOT_WAIT_MAX_S = 30.0
 # After the caller's last words, the line stays open for the bot's answer at most this long.
@@ -237,6 +242,7 @@ class ReplayLine:
             self.caller_spans = [(u.start_s, u.end_s) for u in self._utterances]
             self.events += [LineEvent(at_s=u.start_s, kind="caller_speech", end_s=u.end_s) for u in self._utterances]
         else:
+            spoken_at = 0  # frames sent when the caller last stopped speaking
             for index, utterance in enumerate(self._utterances):
                 since = self.caller_spans[-1][1] if self.caller_spans else 0.0
                 if index in self._barge_in:
@@ -245,7 +251,9 @@ class ReplayLine:
                 else:
                     await self._silence_until(lambda s=since: self._bot_turn_played_since(s), BOT_WAIT_MAX_S)
                     await self._silence_until(lambda: False, ANSWER_GAP_S)
+                    await self._silence_until(lambda a=spoken_at: (self._sequence - a) % ANSWER_GRID_FRAMES == 0, 3.0)
                 await self._speak(utterance.start_s, utterance.end_s)
+                spoken_at = self._sequence
         last = self.caller_spans[-1][1] if self.caller_spans else 0.0
         await self._silence_until(lambda: self._bot_turn_played_since(last), TAIL_MAX_S)
         await self._silence_until(lambda: False, 0.3)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import multiprocessing
+import os
 import shutil
 import sys
 import tempfile
@@ -140,10 +141,11 @@ def _speech_cache(directory: Path) -> SpeechCache:
 
 
 def _quiet_logs() -> None:
+    """Only errors interleave with the progress bar, unless FRONTDESK_LOG_LEVEL asks for more."""
     from loguru import logger
 
     logger.remove()
-    logger.add(sys.stderr, level="ERROR")
+    logger.add(sys.stderr, level=os.environ.get("FRONTDESK_LOG_LEVEL", "ERROR").upper())
 
 
 async def replay_call(
