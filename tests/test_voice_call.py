@@ -62,7 +62,7 @@ async def test_a_whole_call_is_understood_and_answered(line, tmp_path):
     assert {"help", "account"} <= words(received[0].text)
     assert received[0].language == "en"
     assert received[1].dtmf == "4821" and received[1].text is None
-    assert "goodbye" in words(received[2].text)
+    assert {"goodbye", "bye"} & words(received[2].text)
 
     said = [words(text) for text in result.bot_texts()]
     assert len(said) == 4, result.bot_texts()
@@ -70,7 +70,7 @@ async def test_a_whole_call_is_understood_and_answered(line, tmp_path):
     assert {"help", "orders", "track", "return"} <= said[1]
     assert "person" not in said[1]  # a fourth choice is not read aloud
     assert "number" in said[2] and ({"4821"} <= said[2] or {"four", "eight", "two", "one"} <= said[2])
-    assert "goodbye" in said[3]
+    assert {"goodbye", "bye"} & said[3]  # the recogniser may drop the "good"
 
     assert result.closed_by == "server"  # the bot hung up after its goodbye
     assert result.clears == 0
