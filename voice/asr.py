@@ -23,7 +23,7 @@ import numpy as np
 SAMPLE_RATE = 16000
 _MIN_FRAMES = 1000  # 10 s: shorter windows start to cost accuracy
 _MAX_FRAMES = 3000
-_LEAD_S = 0.25  # quiet kept before the first loud 10 ms and after the last: onsets and word tails
+_LEAD_S = 0.35  # quiet kept before the first loud 10 ms and after the last: onsets and word tails
 _TAIL_S = 0.3
 _LOUD_FLOOR = 150 / 32768  # below this nothing is speech, however quiet the call
 _LOUD_FRACTION = 0.05  # of the loudest 10 ms (-26 dB): a soft word after a loud one still counts
@@ -123,11 +123,16 @@ def speech_span(audio: np.ndarray) -> np.ndarray:
 
 
 def loops(text: str) -> bool:
-    """Whether the text ends in the same words over and over ("3 2 1 6 5 3 2 1 6 5 3 2 1 6 5 3").
+    """Whether the words repeat the way a decoding loop does ("3 2 1 6 5 3 2 1 6 5 3 2 1 6 5 3").
 
-    Several words `_LOOP_COPIES` times in a row, or one word twice as often ("no no no" is speech).
+    The whole text twice or more, for a phrase ("Where is my order? Where is my order?"), or its end
+    `_LOOP_COPIES` times over (one word: twice that, since "no no no" is speech). A loop is only
+    decoded again, so a caller who did repeat themselves loses nothing.
     """
     words = [w.strip(".,!?") for w in text.lower().split()]
+    for unit in range(2, len(words) // 2 + 1):
+        if len(words) % unit == 0 and all(words[i] == words[i % unit] for i in range(len(words))):
+            return True
     for unit in range(1, len(words) // _LOOP_COPIES + 1):
         copies = _LOOP_COPIES * (2 if unit == 1 else 1)
         tail = words[-unit * copies :]
