@@ -46,7 +46,7 @@ async def test_a_whole_call_is_understood_and_answered(line, tmp_path):
     result = await run_dial(
         server.http,
         says=[
-            "Hi, I would like some help with my account.",
+            "Hello, I would like some help with my account.",  # a pause after "Hello": still one turn
             CallerTurn(raw=MALFORMED, dtmf="4821#"),
             "Goodbye.",
         ],

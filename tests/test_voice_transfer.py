@@ -84,9 +84,10 @@ async def test_without_twilio_credentials_the_caller_is_promised_a_call_back():
     with LiveServer(app) as server:
         result = await run_dial(server.http, says=["Can I speak to a human?"], transcribe_bot=True, verbose=False)
     heard = words(" ".join(result.bot_texts()[1:]))
-    assert {"call", "back"} <= heard and {"goodbye", "bye"} & heard
+    assert {"call", "back"} <= heard
     assert result.closed_by == "server"
     record = router.voice.calls.get(result.call_sid)
     spoken = [e.data["text"] for e in record.events if e.kind == "voice"]
     assert "T 4 8 2 1" in spoken[-1]  # the ticket reference, read out character by character
+    assert spoken[-1].endswith("Goodbye.")  # said whole before the hang-up (the recogniser may miss it)
     assert record.handed_off and record.ticket_id == "T-4821" and record.state == "ended"
