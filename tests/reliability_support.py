@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from actions import audit, workflows
 from actions.backoffice import Backoffice
@@ -42,7 +42,7 @@ from actions.systems import notifications
 from actions.tools import default_registry
 from tests import retail_reference as ref
 from tests.chat_support import Customer, chat_config, start_server
-from tests.office import seeded_data, tomorrow
+from tests.office import seeded_data, throwaway, tomorrow
 
 REGISTRY = default_registry()
 DONE_WORDS = ("Done", "Hecho")
@@ -81,18 +81,6 @@ def copy_template(template: Path, path: Path) -> str:
     path.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(template, path)
     return f"sqlite:///{path}"
-
-
-def unsynced(bo: Backoffice) -> Backoffice:
-    """A per-case copy need not survive a power cut: skip SQLite's syncs to disk (much cheaper)."""
-
-    def _no_sync(dbapi_connection, _record) -> None:
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA synchronous=OFF")
-        cursor.close()
-
-    event.listen(bo.db.engine.sync_engine, "connect", _no_sync)
-    return bo
 
 
 async def export_of(db_url: str) -> dict:
@@ -793,7 +781,7 @@ async def run_case(
     started = loop.time()
     db_path = workdir / f"{name}.sqlite3"
     url = copy_template(template, db_path)
-    bo = unsynced(Backoffice(url, timeout_s=timeout_s, policy=GovernancePolicy(backoff_s=0.0)))
+    bo = throwaway(Backoffice(url, timeout_s=timeout_s, policy=GovernancePolicy(backoff_s=0.0)))
     await bo.open()
     calls = _trace(bo)
     if fault is not None:

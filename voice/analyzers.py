@@ -14,13 +14,13 @@ from __future__ import annotations
 
 from collections import deque
 
-import numpy as np
 from pipecat.audio.turn.smart_turn.base_smart_turn import BaseSmartTurn, SmartTurnParams
 from pipecat.audio.turn.smart_turn.local_smart_turn_v3 import LocalSmartTurnAnalyzerV3
 from pipecat.audio.vad.silero import SileroOnnxModel, SileroVADAnalyzer
 from pipecat.audio.vad.vad_analyzer import VADAnalyzer, VADParams, VADState
 
 from voice import models
+from voice.levels import pcm_rms
 
 _FLOOR_WINDOWS = 32  # Silero windows (32 ms at 16 kHz): the line's floor is the quietest of the last second
 _ONSET_FACTOR = 2.0
@@ -41,8 +41,7 @@ class SharedSileroVADAnalyzer(SileroVADAnalyzer):
         self._recent_rms: deque[float] = deque(maxlen=_FLOOR_WINDOWS)
 
     def voice_confidence(self, buffer) -> float:
-        samples = np.frombuffer(buffer, np.int16).astype(np.float32)
-        self._window_rms = float(np.sqrt(np.mean(samples * samples))) if len(samples) else 0.0
+        self._window_rms = pcm_rms(buffer)
         self._recent_rms.append(self._window_rms)
         return super().voice_confidence(buffer)
 

@@ -130,12 +130,15 @@ def loops(text: str) -> bool:
     decoded again, so a caller who did repeat themselves loses nothing.
     """
     words = [w.strip(".,!?") for w in text.lower().split()]
-    for unit in range(2, len(words) // 2 + 1):
-        if len(words) % unit == 0 and all(words[i] == words[i % unit] for i in range(len(words))):
-            return True
+    if any(len(words) % unit == 0 and _repeats(words, unit) for unit in range(2, len(words) // 2 + 1)):
+        return True
     for unit in range(1, len(words) // _LOOP_COPIES + 1):
         copies = _LOOP_COPIES * (2 if unit == 1 else 1)
-        tail = words[-unit * copies :]
-        if len(tail) == unit * copies and all(tail[i] == tail[i % unit] for i in range(len(tail))):
+        if len(words) >= unit * copies and _repeats(words[-unit * copies :], unit):
             return True
     return False
+
+
+def _repeats(words: list[str], unit: int) -> bool:
+    """Whether `words` is its first `unit` words over and over."""
+    return all(words[i] == words[i % unit] for i in range(len(words)))

@@ -29,6 +29,7 @@ from pipecat.utils.time import time_now_iso8601
 from voice import models
 from voice.asr import Recognition, Transcriber
 from voice.config import VoiceConfig
+from voice.levels import pcm_rms
 
 # Audio quieter than this (absolute, or relative to the utterance's loudest frame) is a pause.
 _QUIET_RMS = 150.0
@@ -88,11 +89,10 @@ class LocalWhisperSTTService(_KeepsTranscripts, WhisperSTTService):
         await super().process_audio_frame(frame, direction)
         if not self._user_speaking:
             return
-        samples = np.frombuffer(frame.audio, dtype=np.int16).astype(np.float32)
-        rms = float(np.sqrt(np.mean(samples * samples))) if len(samples) else 0.0
+        rms = pcm_rms(frame.audio)
         self._peak_rms = max(self._peak_rms, rms)
         if rms < max(_QUIET_RMS, _QUIET_FRACTION * self._peak_rms):
-            self._quiet_s += len(samples) / self.sample_rate
+            self._quiet_s += len(frame.audio) // 2 / self.sample_rate
         else:
             self._quiet_s = 0.0
             self._drop_early()

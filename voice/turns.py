@@ -20,7 +20,6 @@ import asyncio
 import re
 import time
 
-import numpy as np
 from loguru import logger
 from pipecat.frames.frames import (
     BotStartedSpeakingFrame,
@@ -38,6 +37,7 @@ from pipecat.turns.user_start import BaseUserTurnStartStrategy
 from pipecat.turns.user_stop import BaseUserTurnStopStrategy, TurnAnalyzerUserTurnStopStrategy
 
 from voice.frames import DiscardUtteranceFrame, ReadbackPlaybackFrame
+from voice.levels import pcm_rms
 
 # After the VAD hears the caller stop, audio this loud (int16 RMS, and against the loudest of
 # what they just said) may be them going on: the end of the turn waits for the VAD's verdict.
@@ -253,8 +253,7 @@ class SmartTurnStopStrategy(TurnAnalyzerUserTurnStopStrategy):
         elif isinstance(frame, VADUserStoppedSpeakingFrame):
             self._loud_at = None
         elif isinstance(frame, InputAudioRawFrame):
-            samples = np.frombuffer(frame.audio, dtype=np.int16).astype(np.float32)
-            rms = float(np.sqrt(np.mean(samples * samples))) if len(samples) else 0.0
+            rms = pcm_rms(frame.audio)
             if self._vad_user_speaking:
                 self._peak_rms = max(self._peak_rms, rms)
             elif rms > max(_RESUME_MIN_RMS, _RESUME_FRACTION * self._peak_rms):
