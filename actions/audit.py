@@ -63,10 +63,13 @@ def _values(entry: AuditEntry) -> dict[str, Any]:
     return values
 
 
+_INSERT = insert(audit_log)
+
+
 async def record(db: Database, entry: AuditEntry) -> int:
     """Write one entry now, in its own transaction (used for writes: their audit must be durable)."""
     async with db.write() as conn:
-        res = await conn.execute(insert(audit_log).values(**_values(entry)))
+        res = await conn.execute(_INSERT, _values(entry))
         return int(res.inserted_primary_key[0])
 
 

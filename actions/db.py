@@ -15,6 +15,7 @@ import asyncio
 import json
 import json.scanner
 import logging
+import sqlite3
 import time
 import weakref
 from collections.abc import AsyncIterator
@@ -112,19 +113,20 @@ class Database:
 
         @event.listens_for(sync_engine, "begin")
         def _on_begin(conn):  # pragma: no cover - exercised by every test
+            driver: sqlite_inloop.InLoopConnection = conn.connection.driver_connection
             if not conn.get_execution_options().get("frontdesk_write"):
-                conn.exec_driver_sql("BEGIN")
+                driver.begin()
                 return
             # Another process may hold the write lock: wait for it on the event loop, not in SQLite.
             deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_S
             pause = 0.005
             while True:
                 try:
-                    conn.exec_driver_sql("BEGIN IMMEDIATE")
+                    driver.begin("IMMEDIATE")
                     return
-                except OperationalError as exc:
+                except sqlite3.OperationalError as exc:
                     if "locked" not in str(exc).lower() or time.monotonic() > deadline:
-                        raise
+                        raise OperationalError("BEGIN IMMEDIATE", None, exc) from exc
                 await_(asyncio.sleep(pause))
                 pause = min(pause * 2, 0.1)
 
@@ -200,6 +202,7 @@ class BatchedInserts:
     def __init__(self, db: Database, table, *, interval_s: float = 0.05, max_pending: int = 50_000):
         self.db = db
         self.table = table
+        self._insert = table.insert()
         self.interval_s = interval_s
         self.max_pending = max_pending
         self._pending: list[dict] = []
@@ -229,7 +232,7 @@ class BatchedInserts:
             batch, self._pending = self._pending, []
             try:
                 async with self.db.write() as conn:
-                    await conn.execute(self.table.insert(), batch)
+                    await conn.execute(self._insert, batch)
             except Exception:
                 self._pending = batch + self._pending
                 log.exception("%s: batch write failed; will retry", self.table.name)

@@ -12,7 +12,7 @@ import hashlib
 import json
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, String, Table, func, insert, select
+from sqlalchemy import JSON, Column, DateTime, String, Table, bindparam, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from actions.db import metadata
@@ -40,6 +40,11 @@ def confirmation_id(key: str, prefix: str = "FD") -> str:
     return f"{prefix}-{hashlib.sha256(key.encode()).hexdigest()[:8].upper()}"
 
 
+# Built once: every write looks its key up and records it.
+_LOOKUP = select(idempotency_keys).where(idempotency_keys.c.key == bindparam("b_key"))
+_REMEMBER = insert(idempotency_keys)
+
+
 async def lock(conn: AsyncConnection, key: str) -> None:
     """Hold the key until the transaction ends. SQLite's writers are serialised already; on
     PostgreSQL a transaction-scoped advisory lock does it without a row to lock yet."""
@@ -49,7 +54,7 @@ async def lock(conn: AsyncConnection, key: str) -> None:
 
 
 async def lookup(conn: AsyncConnection, key: str, tool: str, req_hash: str) -> dict[str, Any] | None:
-    row = (await conn.execute(select(idempotency_keys).where(idempotency_keys.c.key == key))).first()
+    row = (await conn.execute(_LOOKUP, {"b_key": key})).first()
     if row is None:
         return None
     if row.tool != tool or row.request_hash != req_hash:
@@ -62,7 +67,7 @@ async def lookup(conn: AsyncConnection, key: str, tool: str, req_hash: str) -> d
 
 async def remember(conn: AsyncConnection, key: str, tool: str, req_hash: str, result: dict[str, Any]) -> None:
     await conn.execute(
-        insert(idempotency_keys).values(key=key, tool=tool, request_hash=req_hash, result=result, created_at=utcnow())
+        _REMEMBER, {"key": key, "tool": tool, "request_hash": req_hash, "result": result, "created_at": utcnow()}
     )
 
 

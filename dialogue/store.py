@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
-from sqlalchemy import JSON, Column, DateTime, Integer, String, Table, insert, inspect, select, text, update
+from sqlalchemy import JSON, Column, DateTime, Integer, String, Table, bindparam, insert, inspect, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from actions.db import BatchedInserts, Database, metadata
@@ -60,6 +60,17 @@ trajectory = Table(
 )
 
 
+# Built once: building a statement per call cost more than the database's own work (the VALUES of
+# an UPDATE come from the keys of the parameters, so the `b_` names keep clear of the columns).
+_LOAD = select(sessions.c.state).where(sessions.c.session_id == bindparam("b_session_id"))
+_EXISTS = select(sessions.c.session_id).where(sessions.c.session_id == bindparam("b_session_id"))
+_INSERT_SESSION = insert(sessions)
+_UPDATE_SESSION = update(sessions).where(
+    sessions.c.session_id == bindparam("b_session_id"), sessions.c.revision == bindparam("b_revision")
+)
+_INSERT_TRANSCRIPT = insert(transcripts)
+
+
 class TranscriptEntry(BaseModel):
     turn: int
     role: str  # customer | bot | agent | system
@@ -98,14 +109,12 @@ class SessionStore:
 
     async def load(self, session_id: str) -> WorkflowState | None:
         async with self.db.read() as conn:
-            row = (await conn.execute(select(sessions.c.state).where(sessions.c.session_id == session_id))).first()
+            row = (await conn.execute(_LOAD, {"b_session_id": session_id})).first()
         return WorkflowState.model_validate(row.state) if row else None
 
     async def exists(self, session_id: str) -> bool:
         async with self.db.read() as conn:
-            return (
-                await conn.execute(select(sessions.c.session_id).where(sessions.c.session_id == session_id))
-            ).first() is not None
+            return (await conn.execute(_EXISTS, {"b_session_id": session_id})).first() is not None
 
     async def save(
         self,
@@ -137,13 +146,11 @@ class SessionStore:
         async with self.db.write() as conn:
             if previous_revision is None:
                 await conn.execute(
-                    insert(sessions).values(session_id=state.session_id, created_at=state.created_at, **values)
+                    _INSERT_SESSION, {"session_id": state.session_id, "created_at": state.created_at, **values}
                 )
             else:
                 res = await conn.execute(
-                    update(sessions)
-                    .where(sessions.c.session_id == state.session_id, sessions.c.revision == previous_revision)
-                    .values(**values)
+                    _UPDATE_SESSION, {"b_session_id": state.session_id, "b_revision": previous_revision, **values}
                 )
                 if res.rowcount != 1:
                     raise StaleState(f"session {state.session_id} was saved by another writer")
@@ -152,10 +159,7 @@ class SessionStore:
 
     async def _append(self, conn: AsyncConnection, session_id: str, transcript, events) -> None:
         if transcript:
-            await conn.execute(
-                insert(transcripts),
-                [{"session_id": session_id, **t.model_dump()} for t in transcript],
-            )
+            await conn.execute(_INSERT_TRANSCRIPT, [{"session_id": session_id, **t.model_dump()} for t in transcript])
         if events:
             self._events.add(
                 *({"session_id": session_id, **e.model_dump(mode="json"), "started_at": e.started_at} for e in events)

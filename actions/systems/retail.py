@@ -23,6 +23,7 @@ from sqlalchemy import (
     Integer,
     String,
     Table,
+    bindparam,
     delete,
     func,
     insert,
@@ -108,6 +109,28 @@ _USER_KEYS = ("user_id", "name", "address", "email", "payment_methods", "orders"
 _PM_KEYS = ("source", "id", "balance", "brand", "last_four")
 
 
+# The statements every conversation runs, built once: building one per call cost more than the
+# database's own work. (An UPDATE takes its SET values from the parameters' keys, so the `b_`
+# names keep clear of the columns.)
+_USER = select(users).where(users.c.user_id == bindparam("b_user_id"))
+_USER_PAYMENT_METHODS = (
+    select(payment_methods)
+    .where(payment_methods.c.user_id == bindparam("b_user_id"))
+    .order_by(payment_methods.c.position)
+)
+_USER_VERSION = select(users.c.version).where(users.c.user_id == bindparam("b_user_id"))
+_USER_ID = select(users.c.user_id).where(users.c.user_id == bindparam("b_user_id"))
+_USER_BY_EMAIL = select(users.c.user_id).where(func.lower(users.c.email) == bindparam("b_email"))
+_ORDER = select(orders).where(orders.c.order_id == bindparam("b_order_id"))
+_ORDER_OWNER = select(orders.c.user_id).where(orders.c.order_id == bindparam("b_order_id"))
+_PAYMENT_METHOD = select(payment_methods).where(
+    payment_methods.c.id == bindparam("b_pm_id"), payment_methods.c.user_id == bindparam("b_user_id")
+)
+_SAVE_ORDER = update(orders).where(
+    orders.c.order_id == bindparam("b_order_id"), orders.c.version == bindparam("b_version")
+)
+
+
 def money(x: float) -> float:
     return round(float(x) + 0.0, 2)
 
@@ -169,19 +192,15 @@ def _order_doc(row) -> dict[str, Any]:
 
 
 async def get_user(conn: AsyncConnection, user_id: str) -> dict[str, Any]:
-    row = (await conn.execute(select(users).where(users.c.user_id == user_id))).first()
+    row = (await conn.execute(_USER, {"b_user_id": user_id})).first()
     if row is None:
         raise NotFound(f"no user with id {user_id!r}", code="user_not_found")
-    pm_rows = (
-        await conn.execute(
-            select(payment_methods).where(payment_methods.c.user_id == user_id).order_by(payment_methods.c.position)
-        )
-    ).all()
+    pm_rows = (await conn.execute(_USER_PAYMENT_METHODS, {"b_user_id": user_id})).all()
     return _user_doc(row, [_pm_doc(r) for r in pm_rows])
 
 
 async def user_version(conn: AsyncConnection, user_id: str) -> int:
-    v = (await conn.execute(select(users.c.version).where(users.c.user_id == user_id))).scalar()
+    v = (await conn.execute(_USER_VERSION, {"b_user_id": user_id})).scalar()
     if v is None:
         raise NotFound(f"no user with id {user_id!r}", code="user_not_found")
     return int(v)
@@ -189,14 +208,14 @@ async def user_version(conn: AsyncConnection, user_id: str) -> int:
 
 async def lock_user(conn: AsyncConnection, user_id: str) -> None:
     """Hold the customer's row until commit: the first lock every retail write takes."""
-    found = (await conn.execute(_locked(conn, select(users.c.user_id).where(users.c.user_id == user_id), True))).first()
+    found = (await conn.execute(_locked(conn, _USER_ID, True), {"b_user_id": user_id})).first()
     if found is None:
         raise NotFound(f"no user with id {user_id!r}", code="user_not_found")
 
 
 async def find_user_by_email(conn: AsyncConnection, email: str) -> str | None:
     email = (email or "").strip().lower()
-    return (await conn.execute(select(users.c.user_id).where(func.lower(users.c.email) == email))).scalar()
+    return (await conn.execute(_USER_BY_EMAIL, {"b_email": email})).scalar()
 
 
 async def find_user_by_name_zip(conn: AsyncConnection, first: str, last: str, zip_code: str) -> str | None:
@@ -215,7 +234,7 @@ def _locked(conn: AsyncConnection, stmt, lock: bool):
 async def get_order(conn: AsyncConnection, order_id: str, *, lock: bool = False) -> tuple[dict[str, Any], int]:
     """The order and its version; `lock` holds the row until commit (inside a write)."""
     order_id = normalise_order_id(order_id)
-    row = (await conn.execute(_locked(conn, select(orders).where(orders.c.order_id == order_id), lock))).first()
+    row = (await conn.execute(_locked(conn, _ORDER, lock), {"b_order_id": order_id})).first()
     if row is None:
         raise NotFound(f"no order with id {order_id}", code="order_not_found")
     return _order_doc(row), int(row.version)
@@ -226,7 +245,7 @@ async def order_owner(conn: AsyncConnection, order_id: str) -> str | None:
         order_id = normalise_order_id(order_id)
     except InvalidArguments:
         return None
-    return (await conn.execute(select(orders.c.user_id).where(orders.c.order_id == order_id))).scalar()
+    return (await conn.execute(_ORDER_OWNER, {"b_order_id": order_id})).scalar()
 
 
 async def get_product(conn: AsyncConnection, product_id: str) -> dict[str, Any]:
@@ -268,11 +287,7 @@ async def get_variant(conn: AsyncConnection, item_id: str) -> dict[str, Any]:
 
 
 async def get_payment_method(conn: AsyncConnection, user_id: str, pm_id: str) -> dict[str, Any]:
-    row = (
-        await conn.execute(
-            select(payment_methods).where(payment_methods.c.id == pm_id, payment_methods.c.user_id == user_id)
-        )
-    ).first()
+    row = (await conn.execute(_PAYMENT_METHOD, {"b_pm_id": pm_id, "b_user_id": user_id})).first()
     if row is None:
         raise NotFound(f"payment method {pm_id!r} is not one of this customer's", code="payment_method_not_found")
     return _pm_doc(row)
@@ -286,17 +301,18 @@ async def save_order(conn: AsyncConnection, order: dict[str, Any], expected_vers
     known = {k: order[k] for k in _ORDER_KEYS}
     extra = {k: v for k, v in order.items() if k not in _ORDER_KEYS}
     res = await conn.execute(
-        update(orders)
-        .where(orders.c.order_id == known["order_id"], orders.c.version == expected_version)
-        .values(
-            status=known["status"],
-            address=known["address"],
-            items=known["items"],
-            fulfillments=known["fulfillments"],
-            payment_history=known["payment_history"],
-            extra=extra,
-            version=expected_version + 1,
-        )
+        _SAVE_ORDER,
+        {
+            "b_order_id": known["order_id"],
+            "b_version": expected_version,
+            "status": known["status"],
+            "address": known["address"],
+            "items": known["items"],
+            "fulfillments": known["fulfillments"],
+            "payment_history": known["payment_history"],
+            "extra": extra,
+            "version": expected_version + 1,
+        },
     )
     if res.rowcount != 1:
         raise Conflict(
