@@ -15,18 +15,14 @@ import asyncio
 import json
 import json.scanner
 import logging
-import sqlite3
-import time
 import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from sqlalchemy import MetaData, Select, event
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import MetaData, Select, create_engine, event
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
-from sqlalchemy.util.concurrency import await_
 
 from actions import sqlite_inloop
 
@@ -73,34 +69,52 @@ def loads_json(text: str | bytes) -> object:
 
 
 class Database:
-    """An async engine plus the two kinds of transaction the systems use."""
+    """An engine plus the two kinds of transaction the systems use, `read()` and `write()`.
+
+    Both yield an `AsyncConnection` on PostgreSQL; on SQLite, a `LoopConnection` offering the same
+    `await execute(...)` over a synchronous engine run on the loop (see `actions.sqlite_inloop`).
+    """
 
     def __init__(self, url: str | None = None, *, echo: bool = False):
         self._batches: weakref.WeakSet[BatchedInserts] = weakref.WeakSet()
         self.url = normalise_url(url)
         parsed = make_url(self.url)
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
-        kwargs: dict = {"echo": echo, "json_deserializer": loads_json}
+        self._pg: AsyncEngine | None = None
+        self._sqlite: Engine | None = None
         if self.is_sqlite:
-            db_path = parsed.database
-            if db_path and db_path != ":memory:":
+            db_path = parsed.database or ":memory:"
+            if db_path != ":memory:":
                 Path(db_path).parent.mkdir(parents=True, exist_ok=True)
-            # sqlite3 calls run on the event loop (see actions.sqlite_inloop): no thread round trips.
-            kwargs["async_creator"] = sqlite_inloop.creator(db_path or ":memory:")
-            # Every transaction here ends in an explicit COMMIT or ROLLBACK, so the pool's own
-            # rollback on check-in is a wasted round trip to the driver's thread.
-            kwargs["pool_reset_on_return"] = None
+            self._sqlite = create_engine(
+                parsed.set(drivername="sqlite+pysqlite"),
+                creator=sqlite_inloop.creator(db_path),
+                echo=echo,
+                json_deserializer=loads_json,
+                # Every transaction here ends in an explicit COMMIT or ROLLBACK: the pool's own
+                # rollback on check-in would be a wasted call.
+                pool_reset_on_return=None,
+                # A checkout must never wait: it would block the event loop that returns connections.
+                **({"pool_size": 10, "max_overflow": -1} if db_path != ":memory:" else {}),
+            )
+            self._write_engine = self._sqlite.execution_options(frontdesk_write=True)
+            self._install_sqlite_hooks(self._sqlite)
         else:
-            kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
-        self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
+            self._pg = create_async_engine(
+                self.url, echo=echo, json_deserializer=loads_json, pool_size=10, max_overflow=20, pool_pre_ping=True
+            )
         self._file_key = str(Path(parsed.database).resolve()) if self.is_sqlite and parsed.database else self.url
-        if self.is_sqlite:
-            self._install_sqlite_hooks()
 
-    def _install_sqlite_hooks(self) -> None:
-        sync_engine = self.engine.sync_engine
+    @property
+    def sqlite_engine(self) -> Engine:
+        """The synchronous engine under a SQLite database (for event hooks); an error on PostgreSQL."""
+        if self._sqlite is None:
+            raise TypeError(f"{self.url} is not a SQLite database")
+        return self._sqlite
 
-        @event.listens_for(sync_engine, "connect")
+    @staticmethod
+    def _install_sqlite_hooks(engine: Engine) -> None:
+        @event.listens_for(engine, "connect")
         def _on_connect(dbapi_connection, _record):  # pragma: no cover - exercised by every test
             # Take BEGIN out of the driver's hands so writers can ask for IMMEDIATE.
             dbapi_connection.isolation_level = None
@@ -111,64 +125,53 @@ class Database:
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()
 
-        @event.listens_for(sync_engine, "begin")
+        @event.listens_for(engine, "begin")
         def _on_begin(conn):  # pragma: no cover - exercised by every test
-            driver: sqlite_inloop.InLoopConnection = conn.connection.driver_connection
+            # A writer's BEGIN IMMEDIATE was issued already, with its wait for other processes.
             if not conn.get_execution_options().get("frontdesk_write"):
-                driver.begin()
-                return
-            # Another process may hold the write lock: wait for it on the event loop, not in SQLite.
-            deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_S
-            pause = 0.005
-            while True:
-                try:
-                    driver.begin("IMMEDIATE")
-                    return
-                except sqlite3.OperationalError as exc:
-                    if "locked" not in str(exc).lower() or time.monotonic() > deadline:
-                        raise OperationalError("BEGIN IMMEDIATE", None, exc) from exc
-                await_(asyncio.sleep(pause))
-                pause = min(pause * 2, 0.1)
+                conn.connection.driver_connection.execute("BEGIN")
 
     async def create_all(self) -> None:
         # Importing the systems registers their tables on `metadata`.
         from actions import systems  # noqa: F401
 
-        async with self.engine.begin() as conn:
+        async with self.write() as conn:
             await conn.run_sync(metadata.create_all)
 
     async def drop_all(self) -> None:
         from actions import systems  # noqa: F401
 
-        async with self.engine.begin() as conn:
+        async with self.write() as conn:
             await conn.run_sync(metadata.drop_all)
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
-        async with self.engine.connect() as conn, conn.begin():
+        if self._sqlite is not None:
+            with self._sqlite.connect() as conn, conn.begin():
+                yield sqlite_inloop.LoopConnection(conn)  # type: ignore[misc]
+            return
+        async with self._pg.connect() as conn, conn.begin():
             yield conn
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:
-        if not self.is_sqlite:
-            async with self._write_transaction() as conn:
-                yield conn
+        if self._sqlite is None:
+            async with self._pg.connect() as conn:
+                conn = await conn.execution_options(frontdesk_write=True)
+                async with conn.begin():
+                    yield conn
             return
         lock = self._writer_queue()
         async with asyncio.timeout(SQLITE_BUSY_TIMEOUT_S):
             await lock.acquire()
         try:
-            async with self._write_transaction() as conn:
-                yield conn
+            with self._write_engine.connect() as conn:
+                # Another process may hold the write lock: wait for it on the event loop, not in SQLite.
+                await sqlite_inloop.begin_immediate(conn, SQLITE_BUSY_TIMEOUT_S)
+                with conn.begin():
+                    yield sqlite_inloop.LoopConnection(conn)  # type: ignore[misc]
         finally:
             lock.release()
-
-    @asynccontextmanager
-    async def _write_transaction(self) -> AsyncIterator[AsyncConnection]:
-        async with self.engine.connect() as conn:
-            conn = await conn.execution_options(frontdesk_write=True)
-            async with conn.begin():
-                yield conn
 
     def _writer_queue(self) -> asyncio.Lock:
         # One queue per database file and event loop, shared by every Database object on that file:
@@ -188,7 +191,10 @@ class Database:
         # Rows still batched in memory belong to this database: write them before the pool goes.
         for batch in list(self._batches):
             await batch.close()
-        await self.engine.dispose()
+        if self._sqlite is not None:
+            self._sqlite.dispose()
+        else:
+            await self._pg.dispose()
 
 
 class BatchedInserts:

@@ -55,12 +55,14 @@ def serve(port: int, db_url: str, profile: Path | None = None) -> None:
     from actions.paths import RETAIL_DB
     from chat.config import ChatConfig
     from chat.routes import build_router
+    from frontdesk.heap import settle_after_startup
     from frontdesk.runtime import build_runtime
     from frontdesk.settings import Settings
 
     async def main() -> None:
         settings = Settings(db_url=db_url, data=RETAIL_DB, agent_token=SecretStr("bench"), admin_token=SecretStr("b"))
         runtime = await build_runtime(settings)
+        settle_after_startup()
         # Every simulated customer comes from 127.0.0.1: the per-address limit would throttle them all.
         config = ChatConfig.model_validate(
             {**settings.model_dump(), "address_rate": 1e6, "address_burst": 10**6}, from_attributes=False
@@ -68,7 +70,15 @@ def serve(port: int, db_url: str, profile: Path | None = None) -> None:
         app = FastAPI()
         app.include_router(build_router(runtime.engine, config))
         server = uvicorn.Server(
-            uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off", ws_max_size=65536)
+            uvicorn.Config(
+                app,
+                host="127.0.0.1",
+                port=port,
+                log_level="warning",
+                lifespan="off",
+                ws_max_size=65536,
+                ws_per_message_deflate=False,
+            )
         )
         # The benchmark closes our stdin to stop us: a clean shutdown that also closes the store.
         stop = asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
@@ -195,9 +205,7 @@ def scripts(n: int, seed: int) -> list[Script]:
 
     data = json.loads(Path(RETAIL_DB).read_text(encoding="utf-8"))
     rng = random.Random(seed)
-    pending = [
-        o for o in data["orders"].values() if o["status"] == "pending" and len(o["payment_history"]) == 1
-    ]
+    pending = [o for o in data["orders"].values() if o["status"] == "pending" and len(o["payment_history"]) == 1]
     others = [o for o in data["orders"].values() if o["status"] != "pending"]
     rng.shuffle(pending)
     out = []
@@ -315,9 +323,7 @@ async def run(
         url = f"{server.ws}/chat/ws"
         warm = Tally(expected=4)
         # Warm-up: the first conversation pays for loading models and caches.
-        await asyncio.gather(
-            *(converse(url, s, warm, 0, seed, _set_event()) for s in scripts(4, seed + 1))
-        )
+        await asyncio.gather(*(converse(url, s, warm, 0, seed, _set_event()) for s in scripts(4, seed + 1)))
         baseline = server.rss()
         cpu_before = server.cpu()
         tally = Tally(expected=n)

@@ -102,7 +102,7 @@ class SessionStore:
         self._events = BatchedInserts(db, trajectory)
 
     async def open(self) -> None:
-        async with self.db.engine.begin() as conn:
+        async with self.db.write() as conn:
             for table in (sessions, transcripts, trajectory):
                 await conn.run_sync(lambda sync_conn, t=table: t.create(sync_conn, checkfirst=True))
             await conn.run_sync(_add_revision_column)

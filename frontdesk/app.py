@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 from actions.faults import FaultRule, parse_rules
 from chat.config import ChatConfig
 from chat.routes import build_router as chat_router
+from frontdesk.heap import settle_after_startup
 from frontdesk.runtime import Runtime
 from frontdesk.settings import Settings
 from voice.config import VoiceConfig
@@ -48,7 +49,9 @@ def voice_config(settings: Settings) -> VoiceConfig:
     return VoiceConfig(**{k: v for k, v in values.items() if v is not None})
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, *, long_running: bool = False) -> FastAPI:
+    """The app over `settings`; `long_running` for the server process itself (`frontdesk serve`), whose
+    heap is settled once start-up is done (see `frontdesk.heap`)."""
     settings = settings or Settings()
     settings.ensure_tokens()
     runtime = Runtime(settings)
@@ -58,6 +61,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await runtime.open()
         # Speech models load in the background now, so the first call does not wait for them.
         voice.voice.warm_up()
+        if long_running:
+            settle_after_startup()
         try:
             yield
         finally:

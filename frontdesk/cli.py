@@ -54,7 +54,7 @@ def serve(
     for kind, token in made.items():
         typer.echo(f"{kind} token for this run: {token}  (set FRONTDESK_{kind.upper()}_TOKEN to keep one)")
     uvicorn.run(
-        create_app(settings),
+        create_app(settings, long_running=True),
         host=host or settings.host,
         port=port or settings.port,
         log_level=settings.log_level.lower(),

@@ -63,7 +63,7 @@ def throwaway(bo: Backoffice) -> Backoffice:
         cursor.execute("PRAGMA synchronous=OFF")
         cursor.close()
 
-    event.listen(bo.db.engine.sync_engine, "connect", _no_sync)
+    event.listen(bo.db.sqlite_engine, "connect", _no_sync)
     return bo
 
 

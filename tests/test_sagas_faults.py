@@ -433,7 +433,7 @@ class Bench:
         # Calls that outlived the last case's deadline finish before its file is replaced.
         await self.bo.gateway.drain()
         await self.bo.runner.read_audit.flush()
-        await self.bo.db.engine.dispose()
+        self.bo.db.sqlite_engine.dispose()
         for suffix in ("-wal", "-shm"):
             self.path.with_name(self.path.name + suffix).unlink(missing_ok=True)
         copy_of(self.template, self.path)
