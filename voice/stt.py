@@ -153,6 +153,10 @@ def build_stt(config: VoiceConfig) -> STTService:
     if config.deepgram_enabled:
         from pipecat.services.deepgram.stt import DeepgramSTTService
 
+        from voice.deepgram_client import use_shared_http_client
+
+        use_shared_http_client()
+
         class PhoneDeepgramSTTService(_KeepsTranscripts, DeepgramSTTService):
             pass
 
