@@ -35,15 +35,16 @@ SQLITE_BUSY_TIMEOUT_S = 30
 
 
 def normalise_url(url: str | None) -> str:
-    """Accept plain `sqlite:///`, `postgresql://` or a path, and pick the async driver."""
+    """Accept plain `sqlite:///`, `postgresql://` or a path, and pick the driver: sqlite3 (run on the
+    loop, see `actions.sqlite_inloop`) or asyncpg."""
     if not url:
         url = f"sqlite:///{DEFAULT_SQLITE_PATH}"
     if "://" not in url:
         url = f"sqlite:///{url}"
     parsed = make_url(url)
     backend = parsed.get_backend_name()
-    if backend == "sqlite" and parsed.drivername != "sqlite+aiosqlite":
-        parsed = parsed.set(drivername="sqlite+aiosqlite")
+    if backend == "sqlite" and parsed.drivername != "sqlite+pysqlite":
+        parsed = parsed.set(drivername="sqlite+pysqlite")
     elif backend in ("postgresql", "postgres") and parsed.drivername != "postgresql+asyncpg":
         parsed = parsed.set(drivername="postgresql+asyncpg")
     elif backend not in ("sqlite", "postgresql"):
@@ -83,19 +84,19 @@ class Database:
         self._pg: AsyncEngine | None = None
         self._sqlite: Engine | None = None
         if self.is_sqlite:
-            db_path = parsed.database or ":memory:"
-            if db_path != ":memory:":
-                Path(db_path).parent.mkdir(parents=True, exist_ok=True)
+            on_file = parsed.database not in (None, "", ":memory:")
+            if on_file:
+                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
             self._sqlite = create_engine(
-                parsed.set(drivername="sqlite+pysqlite"),
-                creator=sqlite_inloop.creator(db_path),
+                parsed,
+                creator=sqlite_inloop.creator(parsed.database if on_file else ":memory:"),
                 echo=echo,
                 json_deserializer=loads_json,
                 # Every transaction here ends in an explicit COMMIT or ROLLBACK: the pool's own
                 # rollback on check-in would be a wasted call.
                 pool_reset_on_return=None,
                 # A checkout must never wait: it would block the event loop that returns connections.
-                **({"pool_size": 10, "max_overflow": -1} if db_path != ":memory:" else {}),
+                **({"pool_size": 10, "max_overflow": -1} if on_file else {}),
             )
             self._write_engine = self._sqlite.execution_options(frontdesk_write=True)
             self._install_sqlite_hooks(self._sqlite)

@@ -5,8 +5,8 @@ connect, BEGIN, statement, COMMIT and close is a greenlet hop, and through aiosq
 round trip: measured, an empty write transaction cost 270 us that way against 54 us through the
 plain synchronous engine, a one-row UPDATE 450 us against 114 us. So for SQLite the back office
 drives a synchronous `Engine` right on the loop and hands the systems a `LoopConnection`, which
-offers what they use of `AsyncConnection` (`await execute(...)`, `await scalar(...)`,
-`await run_sync(...)`), with rows read in full at execute just as the asyncio results are.
+offers what they use of `AsyncConnection` (`await execute(...)`, `await run_sync(...)`,
+`.dialect`), with rows read in full at execute just as the asyncio results are.
 
 What makes blocking calls safe here:
 - within a process, writers queue on an asyncio lock per database file before `BEGIN IMMEDIATE`
@@ -112,9 +112,6 @@ class LoopConnection:
         self, statement: Any, parameters: Any = None, *, execution_options: dict | None = None
     ) -> CursorResult:
         return self.sync_connection.execute(statement, parameters, execution_options=execution_options)
-
-    async def scalar(self, statement: Any, parameters: Any = None) -> Any:
-        return self.sync_connection.scalar(statement, parameters)
 
     async def run_sync(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         return fn(self.sync_connection, *args, **kwargs)

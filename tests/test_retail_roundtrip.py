@@ -203,7 +203,7 @@ async def test_cli_refuses_a_malformed_file_with_exit_code_2_and_changes_nothing
     bad_record.write_text(json.dumps(bad), encoding="utf-8")
     cases = [(not_json, "is not JSON"), (bad_record, "nobody_0000")]
 
-    url = retail_office.db.url.replace("+aiosqlite", "").replace("+asyncpg", "")
+    url = retail_office.db.url.replace("+pysqlite", "").replace("+asyncpg", "")
     runs = await asyncio.gather(*(frontdesk("backoffice", "import", str(path), "--db", url) for path, _ in cases))
 
     for (path, problem), (code, _, err) in zip(cases, runs, strict=True):
