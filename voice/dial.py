@@ -129,7 +129,18 @@ class _Call:
         try:
             await self.ws.send(json.dumps(message))
         except ConnectionClosed:
-            self.closed.set()
+            self.server_closed()
+
+    def server_closed(self) -> None:
+        """The stream closed under us: whichever task notices first (a send, the receiver), the server did it.
+
+        The caller marks `closed` before it closes the socket itself, so a close found while it is
+        unset came from the other end.
+        """
+        if not self.closed.is_set():
+            self.result.closed_by = "server"
+            self.log("call ended by the server")
+        self.closed.set()
 
     # ---------------------------------------------------------------- clock: send a frame, play a frame
 
@@ -227,10 +238,7 @@ class _Call:
                     self.log(f"server event {event!r}")
         except ConnectionClosed:
             pass
-        if not self.closed.is_set():
-            self.result.closed_by = "server"
-            self.log("call ended by the server")
-        self.closed.set()
+        self.server_closed()
 
     async def on_media(self, mulaw: bytes) -> None:
         now = time.monotonic()
@@ -266,7 +274,7 @@ class _Call:
             try:
                 await self.ws.send(raw)
             except ConnectionClosed:
-                self.closed.set()
+                self.server_closed()
         if turn.dtmf:
             started = self.now()
             for digit in turn.dtmf:
