@@ -13,7 +13,12 @@
     ratio is what the phone line's own processing costs.
 (c) Calls at once against a local Deepgram stand-in (live transcription and Aura, so the server
     only relays audio), each with a few turns: audio underruns heard by callers, reply latency,
-    and the server's CPU use. The servers run in their own processes, the callers in this one.
+    the server's CPU use, and the longest stop of a server's event loop and its longest garbage
+    collection (either one is a gap in every call that server carries). Each level's calls arrive
+    evenly over --ramp-s (10 s: ten new calls a second, far above a contact centre's arrival rate
+    at that many concurrent calls); the largest level then arrives again in a --burst-s burst,
+    which adds the cost of setting calls up to the relaying. The servers run in their own
+    processes, the callers in this one.
 """
 
 from __future__ import annotations
@@ -295,12 +300,42 @@ def _serve_deepgram(port: int) -> None:
                 ws_per_message_deflate=False)  # fmt: skip
 
 
-def _serve_phone(port: int, deepgram_port: int) -> None:
+def _watch_stalls(app, health) -> None:
+    """Record in `health` the longest stop of this process's event loop and its longest GC pause.
+
+    Both show up as gaps in every call the process carries; the figures say which one it was.
+    """
+    import gc
+
+    began = [0.0]
+
+    def on_gc(phase: str, _info: dict) -> None:
+        if phase == "start":
+            began[0] = time.perf_counter()
+        else:
+            health[1] = max(health[1], (time.perf_counter() - began[0]) * 1000)
+
+    gc.callbacks.append(on_gc)
+
+    async def watch_loop() -> None:
+        while True:
+            asked = time.perf_counter()
+            await asyncio.sleep(STALL_PROBE_S)
+            health[0] = max(health[0], (time.perf_counter() - asked - STALL_PROBE_S) * 1000)
+
+    async def start() -> None:
+        app.state.stall_watch = asyncio.ensure_future(watch_loop())
+
+    app.router.on_startup.append(start)
+
+
+def _serve_phone(port: int, deepgram_port: int, health) -> None:
     import uvicorn
     from fastapi import FastAPI
 
     logger.remove()
     logger.add(sys.stderr, level="ERROR")
+    from frontdesk.heap import settle_after_startup
     from voice.config import VoiceConfig
     from voice.routes import VoiceService
 
@@ -310,6 +345,7 @@ def _serve_phone(port: int, deepgram_port: int) -> None:
     service = VoiceService(InstantDialogue(), config)
     app = FastAPI()
     app.include_router(service.router())
+    _watch_stalls(app, health)
     profile = os.environ.get("BENCH_PROFILE")  # a directory: one pyinstrument profile per server process
     profiler = None
     if profile:
@@ -317,6 +353,7 @@ def _serve_phone(port: int, deepgram_port: int) -> None:
 
         profiler = Profiler(interval=0.001, async_mode="disabled")
         profiler.start()
+    settle_after_startup()  # as `frontdesk serve` does once it has started
     try:
         # Twilio does not compress media messages; compressing 50 small frames a second costs CPU for nothing.
         uvicorn.run(app, host="127.0.0.1", port=port, log_level="error", ws_max_size=1 << 20,
@@ -342,6 +379,7 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+STALL_PROBE_S = 0.01
 SILENCE = base64.b64encode(bytes([0xFF]) * 160).decode()
 
 
@@ -432,9 +470,13 @@ class LoadCall:
                 await ws.send(json.dumps({"event": "mark", "streamSid": self.stream_sid, "mark": message["mark"]}))
 
 
-async def _clock(calls: list[LoadCall], lag: list[float]) -> None:
-    """One 20 ms clock for every caller, as Twilio sends each call's audio in real time."""
+async def _clock(calls: list[LoadCall], lag: list[float]) -> int:
+    """One 20 ms clock for every caller, as Twilio sends each call's audio in real time.
+
+    Returns the most calls that were on the line at once.
+    """
     next_at = time.monotonic()
+    peak = 0
     while not all(c.done for c in calls):
         now = time.monotonic()
         lag.append(max(0.0, now - next_at))
@@ -446,12 +488,15 @@ async def _clock(calls: list[LoadCall], lag: list[float]) -> None:
                     call.spoken.set()
                 message = json.dumps({"event": "media", "streamSid": call.stream_sid, "media": {"payload": payload}})
                 sends.append(call.ws.send(message))
+        peak = max(peak, len(sends))
         await asyncio.gather(*sends, return_exceptions=True)
         next_at += 0.02
         await asyncio.sleep(max(0.0, next_at - time.monotonic()))
+    return peak
 
 
-async def part_c(levels: list[int], turns: int, wavs: list[Path], processes: int) -> None:
+async def part_c(levels: list[int], turns: int, wavs: list[Path], processes: int, ramp_s: float,
+                 burst_s: float) -> None:  # fmt: skip
     from voice.speech import load_wav, to_mulaw
 
     pcm = load_wav(wavs[4])  # one sentence without a pause in it
@@ -462,12 +507,18 @@ async def part_c(levels: list[int], turns: int, wavs: list[Path], processes: int
     ctx = multiprocessing.get_context("spawn")
     dg_port = _free_port()
     phone_ports = [_free_port() for _ in range(processes)]
+    health = [ctx.Array("d", 2) for _ in phone_ports]  # per server: longest loop stall, longest GC pause (ms)
     deepgram = ctx.Process(target=_serve_deepgram, args=(dg_port,), daemon=True)
-    phones = [ctx.Process(target=_serve_phone, args=(port, dg_port), daemon=True) for port in phone_ports]
+    phones = [ctx.Process(target=_serve_phone, args=(port, dg_port, h), daemon=True)
+              for port, h in zip(phone_ports, health, strict=True)]  # fmt: skip
     deepgram.start()
     for phone in phones:
         phone.start()
     bases = [f"http://127.0.0.1:{port}" for port in phone_ports]
+    # The first round only warms the servers up; the last has the most calls arrive in a burst.
+    rounds = [(2, 1.0), *((n, ramp_s) for n in levels)]
+    if burst_s > 0 and burst_s != ramp_s:
+        rounds.append((max(levels), burst_s))
     try:
         async with httpx.AsyncClient(timeout=30) as client:
             for base in bases:
@@ -478,12 +529,15 @@ async def part_c(levels: list[int], turns: int, wavs: list[Path], processes: int
                     except httpx.HTTPError:
                         await asyncio.sleep(0.1)
             print(f"\n(c) concurrent calls, Deepgram stand-in for STT and TTS (the server relays audio), "
-                  f"{processes} server process(es)")  # fmt: skip
-            print(f"  {'calls':>6}{'ok':>5}{'underruns':>11}{'calls w/ gap':>14}{'reply p50':>11}{'reply p95':>11}"
-                  f"{'server CPU':>12}{'clock lag p95':>15}")  # fmt: skip
-            for n in [2, *levels]:  # the first round only warms the servers up
+                  f"{processes} server process(es); calls arrive evenly over the time given")  # fmt: skip
+            print(f"  {'calls':>6}{'arrive':>8}{'at once':>9}{'ok':>5}{'underruns':>11}{'calls w/ gap':>14}"
+                  f"{'reply p50':>11}{'reply p95':>11}{'server CPU':>12}{'longest stall':>15}{'longest GC':>12}"
+                  f"{'clock lag p95':>15}")  # fmt: skip
+            for index, (n, arrive_s) in enumerate(rounds):
                 calls = [LoadCall(utterance, turns) for _ in range(n)]
                 lag: list[float] = []
+                for h in health:
+                    h[0] = h[1] = 0.0
                 cpu0, t0 = sum(_cpu_seconds(p.pid) for p in phones), time.monotonic()
                 others0 = _cpu_seconds(deepgram.pid), time.process_time()
 
@@ -492,22 +546,26 @@ async def part_c(levels: list[int], turns: int, wavs: list[Path], processes: int
                     await call.run(base, client)
 
                 clock = asyncio.create_task(_clock(calls, lag))
-                await asyncio.gather(*(staggered(i * 2.0 / n, c, bases[i % len(bases)]) for i, c in enumerate(calls)))
-                await clock
+                await asyncio.gather(
+                    *(staggered(i * arrive_s / n, c, bases[i % len(bases)]) for i, c in enumerate(calls))
+                )
+                peak = await clock
                 elapsed = time.monotonic() - t0
                 cpu = (sum(_cpu_seconds(p.pid) for p in phones) - cpu0) / elapsed
                 fake_cpu = (_cpu_seconds(deepgram.pid) - others0[0]) / elapsed
                 client_cpu = (time.process_time() - others0[1]) / elapsed
-                ok = [c for c in calls if c.error is None and len(c.latencies) >= turns]
-                latencies = [v for c in ok for v in c.latencies]
-                if n == 2 and levels[0] != 2:
-                    levels = [lv for lv in levels if lv != 2] or levels
+                if index == 0:
                     await asyncio.sleep(1)
                     continue
+                ok = [c for c in calls if c.error is None and len(c.latencies) >= turns]
+                latencies = [v for c in ok for v in c.latencies]
                 gaps = sum(c.underruns for c in calls)
                 gapped = sum(1 for c in calls if c.underruns)
-                print(f"  {n:>6}{len(ok):>5}{gaps:>11}{gapped:>14}{pct(latencies, 50):>9.0f}ms"
-                      f"{pct(latencies, 95):>9.0f}ms{cpu * 100:>10.0f}%{pct(lag, 95) * 1000:>13.0f}ms")  # fmt: skip
+                stall = max(h[0] for h in health)
+                pause = max(h[1] for h in health)
+                print(f"  {n:>6}{arrive_s:>7.0f}s{peak:>9}{len(ok):>5}{gaps:>11}{gapped:>14}"
+                      f"{pct(latencies, 50):>9.0f}ms{pct(latencies, 95):>9.0f}ms{cpu * 100:>10.0f}%"
+                      f"{stall:>13.0f}ms{pause:>10.0f}ms{pct(lag, 95) * 1000:>13.0f}ms")  # fmt: skip
                 if os.environ.get("BENCH_DEBUG"):
                     first = calls[0]
                     print("   debug:", first.error, first.latencies, first.underruns, first.arrivals[:40])
@@ -530,6 +588,10 @@ def main() -> None:
     parser.add_argument("--calls", default="25,50,100", help="concurrency levels for (c)")
     parser.add_argument("--call-turns", type=int, default=3, help="caller turns per call in (c)")
     parser.add_argument("--processes", type=int, default=2, help="server processes in (c), callers spread over them")
+    parser.add_argument("--ramp-s", type=float, default=10.0,
+                        help="(c): a level's calls arrive evenly over this many seconds")  # fmt: skip
+    parser.add_argument("--burst-s", type=float, default=2.0,
+                        help="(c): then the largest level again, arriving this fast (0: skip)")  # fmt: skip
     args = parser.parse_args()
     print(f"{os.cpu_count()} CPU cores; figures are wall-clock on this machine")
     with tempfile.TemporaryDirectory() as tmp:
@@ -540,7 +602,7 @@ def main() -> None:
             asyncio.run(part_b(args.turns, wavs))
         if "c" in args.only:
             levels = [int(n) for n in args.calls.split(",") if n]
-            asyncio.run(part_c(levels, args.call_turns, wavs, args.processes))
+            asyncio.run(part_c(levels, args.call_turns, wavs, args.processes, args.ramp_s, args.burst_s))
 
 
 if __name__ == "__main__":
