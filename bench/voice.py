@@ -329,7 +329,8 @@ def _watch_stalls(app, health) -> None:
     app.router.on_startup.append(start)
 
 
-def _serve_phone(port: int, deepgram_port: int, health) -> None:
+def _serve_phone(port: int, deepgram_port: int, health=None) -> None:
+    """A phone-line server process; `health` (a shared array of two) receives its longest loop stop and GC pause."""
     import uvicorn
     from fastapi import FastAPI
 
@@ -345,7 +346,8 @@ def _serve_phone(port: int, deepgram_port: int, health) -> None:
     service = VoiceService(InstantDialogue(), config)
     app = FastAPI()
     app.include_router(service.router())
-    _watch_stalls(app, health)
+    if health is not None:
+        _watch_stalls(app, health)
     profile = os.environ.get("BENCH_PROFILE")  # a directory: one pyinstrument profile per server process
     profiler = None
     if profile:
