@@ -552,13 +552,13 @@ async def part_c(levels: list[int], turns: int, wavs: list[Path], processes: int
                     *(staggered(i * arrive_s / n, c, bases[i % len(bases)]) for i, c in enumerate(calls))
                 )
                 peak = await clock
+                if index == 0:
+                    await asyncio.sleep(1)
+                    continue
                 elapsed = time.monotonic() - t0
                 cpu = (sum(_cpu_seconds(p.pid) for p in phones) - cpu0) / elapsed
                 fake_cpu = (_cpu_seconds(deepgram.pid) - others0[0]) / elapsed
                 client_cpu = (time.process_time() - others0[1]) / elapsed
-                if index == 0:
-                    await asyncio.sleep(1)
-                    continue
                 ok = [c for c in calls if c.error is None and len(c.latencies) >= turns]
                 latencies = [v for c in ok for v in c.latencies]
                 gaps = sum(c.underruns for c in calls)

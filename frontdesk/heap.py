@@ -12,7 +12,7 @@ young collection, so it never holds more than a few young generations' survivors
 of ten it grew to ~100 k objects while calls were being set up and one collection stopped the loop
 for 100-160 ms. The oldest generation waits for 50 of those (CPython also waits until a quarter of
 the old objects are new). Measured with 100 phone calls on two processes (bench/voice.py (c)):
-longest collection 72-117 ms at (10000, 10, 10), 20-30 ms at (10000, 2, 50), and 500 chats
+longest collection 59-158 ms at (10000, 10, 10), 20-37 ms at (10000, 2, 50), and 500 chats
 (bench/chat.py) kept the same p99 and memory per session.
 """
 
