@@ -307,15 +307,29 @@ def test_a_stream_that_never_starts_is_closed_with_1008(app: App):
 # ---------------------------------------------------------------- audio through the offline speech models
 
 
-@pytest.fixture(scope="module")
-def offline_line():
-    """The phone line with its offline defaults (Silero VAD, Smart Turn, Whisper, piper) and a scripted dialogue."""
+def _serve_line(config: VoiceConfig):
     dialogue = ScriptedDialogue()
-    router = build_router(dialogue, VoiceConfig(preload_models=False))
+    router = build_router(dialogue, config)
     line = FastAPI()
     line.include_router(router)
     with LiveServer(line) as server:
         yield server, dialogue, router.voice
+
+
+@pytest.fixture(scope="module")
+def offline_line():
+    """The phone line with its offline defaults (Silero VAD, Smart Turn, Whisper, piper) and a scripted dialogue."""
+    yield from _serve_line(VoiceConfig(preload_models=False))
+
+
+@pytest.fixture(scope="module")
+def patient_line():
+    """The same line, whose silence reprompts cannot end a call while a long recording is still being taken.
+
+    Its idle timer runs on the wall clock, and audio handed over faster than real time is read in
+    ~10-30 s depending on the machine: the default three 8 s silences could hang up first.
+    """
+    yield from _serve_line(VoiceConfig(preload_models=False, silence_reprompt_s=600))
 
 
 def _frames(pcm: np.ndarray) -> list[str]:
@@ -389,8 +403,8 @@ def test_odd_audio_neither_breaks_the_call_nor_the_line(offline_line, kind):
 
 
 @pytest.mark.slow
-def test_ten_minutes_of_audio_in_one_call_are_taken_and_the_caller_is_still_heard(offline_line):
-    server, dialogue, service = offline_line
+def test_ten_minutes_of_audio_in_one_call_are_taken_and_the_caller_is_still_heard(patient_line):
+    server, dialogue, service = patient_line
     quiet_hiss = (RNG.normal(0, 60, 8000 * 600)).astype(np.int16)  # ten minutes of a quiet line
     pcm = np.concatenate([quiet_hiss, np.zeros(8000, np.int16), _speech("I want to check my order")])
     before = len(dialogue.inputs)
