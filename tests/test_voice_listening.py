@@ -119,3 +119,12 @@ def test_the_recogniser_gets_the_words_with_a_fixed_margin():
         speech_span(np.concatenate([np.zeros(8000, np.float32), words])),
         speech_span(np.concatenate([np.zeros(16000, np.float32), words])),
     )
+
+
+def test_speech_from_the_first_sample_gets_the_same_margin_as_speech_after_a_pause():
+    # Whisper drops most of an utterance that starts at sample 0 ("I want to check my order" -> "I want").
+    words = np.repeat(synthesize("I want to check my order").astype(np.float32) / 32768, 2)
+    words = words[np.flatnonzero(np.abs(words) > 0.01)[0] :]
+    after_a_pause = speech_span(np.concatenate([np.zeros(16000, np.float32), words]))
+    assert np.array_equal(speech_span(words), after_a_pause)
+    assert not np.any(after_a_pause[: int(16000 * 0.3)])

@@ -107,7 +107,13 @@ class Transcriber:
 
 
 def speech_span(audio: np.ndarray) -> np.ndarray:
-    """`audio` from just before its first loud 10 ms to just after its last (all of it if nothing is loud)."""
+    """`audio` from `_LEAD_S` before its first loud 10 ms to `_TAIL_S` after its last (all of it if nothing
+    is loud), padded with silence where the audio has less than that around its words.
+
+    The padding matters for speech that starts at the very first sample (a caller who talks the moment
+    the line opens, audio handed over at once): without quiet before it, Whisper drops most of the
+    words ("I want to check my order" heard as "I want").
+    """
     hop = SAMPLE_RATE // 100
     count = len(audio) // hop
     if count == 0:
@@ -117,9 +123,13 @@ def speech_span(audio: np.ndarray) -> np.ndarray:
     loud = np.flatnonzero(rms > max(_LOUD_FLOOR, _LOUD_FRACTION * float(rms.max())))
     if not len(loud):
         return audio
-    start = max(0, int(loud[0] - _LEAD_S * 100) * hop)
-    end = min(len(audio), int(loud[-1] + 1 + _TAIL_S * 100) * hop)
-    return audio[start:end]
+    start = int(loud[0] - _LEAD_S * 100) * hop
+    end = int(loud[-1] + 1 + _TAIL_S * 100) * hop
+    words = audio[max(0, start) : min(len(audio), end)]
+    lead, tail = max(0, -start), max(0, end - len(audio))
+    if not lead and not tail:
+        return words
+    return np.concatenate([np.zeros(lead, audio.dtype), words, np.zeros(tail, audio.dtype)])
 
 
 def loops(text: str) -> bool:

@@ -39,7 +39,7 @@ from pipecat.services.settings import STTSettings, TTSSettings
 from dialogue.api import BotMessage, CustomerInput, Dialogue, HandoffSummary, TurnResult
 from voice.calls import CallRecord, TurnFigures
 from voice.config import VoiceConfig
-from voice.frames import BotTurnFrame, DiscardUtteranceFrame, KeypadEntryFrame, MarkSentFrame
+from voice.frames import BotTurnFrame, CallClosingFrame, DiscardUtteranceFrame, KeypadEntryFrame, MarkSentFrame
 from voice.phrases import phrase, spoken_choices
 from voice.speakable import speakable
 
@@ -109,6 +109,9 @@ class DialogueBridge(FrameProcessor):
             self._last_words_at = time.time()
         elif isinstance(frame, InputAudioRawFrame):
             return  # the caller's audio stops here; nothing downstream wants it
+        elif isinstance(frame, TranscriptionFrame) and self._closing and not self._texts:
+            # Said over the goodbye (or the transfer), with no turn of the caller's open: kept, not answered.
+            self._record.event("caller_after_close", text=frame.text.strip(), language=self._heard_language(frame))
         elif isinstance(frame, TranscriptionFrame):
             logger.debug(f"{self}: heard {frame.text!r} ({frame.language})")
             self._last_stt_final = time.time()
@@ -249,6 +252,7 @@ class DialogueBridge(FrameProcessor):
         figures = self._record.new_turn("silence")
         if self._silences > self._config.silence_max_reprompts:
             self._record.event("caller_silent")
+            await self._close()
             await self.push_frame(BotTurnFrame(turn=figures.turn))
             await self._say(phrase("silence_goodbye", self._language), self._language)
             if self.session_id:
@@ -267,6 +271,8 @@ class DialogueBridge(FrameProcessor):
     # ------------------------------------------------------------------ speaking
 
     async def _speak_result(self, result: TurnResult, figures: TurnFigures, *, announced: bool = False) -> None:
+        if result.handoff is not None or result.ended:
+            await self._close()
         if not announced:
             await self.push_frame(BotTurnFrame(turn=figures.turn))
         for message in result.messages:
@@ -344,7 +350,6 @@ class DialogueBridge(FrameProcessor):
             if await self._transfer(summary):
                 self._record.state = "transferred"
                 self._record.event("transferred", number=self._config.handoff_number)
-                self._closing = True
                 await self.push_frame(EndWorkerFrame(reason="transferred"))
                 return
             self._record.event("transfer_failed")
@@ -355,13 +360,20 @@ class DialogueBridge(FrameProcessor):
         await self._say(closing, language)
         await self._hang_up()
 
+    async def _close(self) -> None:
+        """The bot is ending the call: what the caller says from now on is kept, neither answered nor let
+        cut off the last words (a caller's "bye" over the bot's goodbye)."""
+        if not self._closing:
+            self._closing = True
+            await self.push_frame(CallClosingFrame(), FrameDirection.UPSTREAM)
+
     async def _hang_up(self) -> None:
         """Close the stream once everything queued has been heard; the TwiML then hangs up.
 
         Sent is not heard: Twilio plays the audio in real time behind what it has received, and a
         stream closed early cuts the goodbye off. Its mark coming back says it has been played.
         """
-        self._closing = True
+        await self._close()
         self._record.event("hang_up")
         await self._played("goodbye")
         await self.push_frame(EndWorkerFrame(reason="call finished"))

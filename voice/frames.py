@@ -52,6 +52,12 @@ class ReadbackPlaybackFrame(SystemFrame):
 
 
 @dataclass
+class CallClosingFrame(SystemFrame):
+    """Sent upstream by the bridge once the bot is ending the call (a farewell, a hand-off): from now on
+    the caller's speech neither cuts the bot off nor starts a turn, so the last words are heard whole."""
+
+
+@dataclass
 class MarkSentFrame(SystemFrame):
     """Sent upstream from the wire: the audio before this Twilio mark has all been sent."""
 

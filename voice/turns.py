@@ -6,7 +6,9 @@ A pipecat user-turn start strategy for the phone:
   `barge_in_min_speech_s`, or as soon as its words are known and are not a backchannel
   ("mm-hmm", "okay", "sí"...); a backchannel is dropped and the bot goes on;
 - a readback (an action read back for a yes) is never interrupted, and speech that began over it
-  is dropped: a yes only counts once the caller has heard the whole readback.
+  is dropped: a yes only counts once the caller has heard the whole readback;
+- once the bot is ending the call (a farewell, a hand-off), speech neither interrupts it nor starts
+  a turn: the bridge keeps what is said, and the caller hears the last words whole.
 
 And when it ends. A segmented recogniser transcribes each stretch of speech after the VAD hears
 it stop, so a caller who pauses briefly ("Hi, ... I'd like some help") is still speaking when the
@@ -36,7 +38,7 @@ from pipecat.turns.types import ProcessFrameResult
 from pipecat.turns.user_start import BaseUserTurnStartStrategy
 from pipecat.turns.user_stop import BaseUserTurnStopStrategy, TurnAnalyzerUserTurnStopStrategy
 
-from voice.frames import DiscardUtteranceFrame, ReadbackPlaybackFrame
+from voice.frames import CallClosingFrame, DiscardUtteranceFrame, ReadbackPlaybackFrame
 from voice.levels import pcm_rms
 
 # After the VAD hears the caller stop, audio this loud (int16 RMS, and against the loudest of
@@ -55,10 +57,18 @@ BACKCHANNEL_PHRASES = frozenset({"i see", "got it", "all right", "uh huh", "mm h
 _WORD = re.compile(r"[\w'-]+", re.UNICODE)
 
 
+def _words_of(text: str) -> list[str]:
+    return [w for w in (w.strip("-'").lower() for w in _WORD.findall(text)) if w]
+
+
+def is_short(text: str) -> bool:
+    """One or two words ("Hello?", "Yes,", "Hi there"): as often the start of what the caller says as all of it."""
+    return 0 < len(_words_of(text)) <= 2
+
+
 def is_backchannel(text: str) -> bool:
     """True when the words are only listening noises: the caller is following, not taking the floor."""
-    words = [w.strip("-'").lower() for w in _WORD.findall(text)]
-    words = [w for w in words if w]
+    words = _words_of(text)
     if not words or len(words) > 4:
         return False
     phrase = " ".join(words)
@@ -78,6 +88,7 @@ class PhoneTurnStartStrategy(BaseUserTurnStartStrategy):
         self._held_since: float | None = None  # speech heard over the bot, not (yet) a turn
         self._held_over_readback = False
         self._in_turn = False
+        self._closing = False
 
     async def handle_user_turn_started(self) -> None:
         self._held_since = None
@@ -94,6 +105,10 @@ class PhoneTurnStartStrategy(BaseUserTurnStartStrategy):
             self._bot_speaking = False
         elif isinstance(frame, ReadbackPlaybackFrame):
             self._readback = frame.playing
+        elif isinstance(frame, CallClosingFrame):
+            self._closing = True
+        elif self._closing:  # speech over the last words: no interruption, no turn
+            return ProcessFrameResult.CONTINUE
         elif isinstance(frame, VADUserStartedSpeakingFrame):
             return await self._speech_started()
         elif isinstance(frame, UserSpeakingFrame):
@@ -236,14 +251,21 @@ class SmartTurnStopStrategy(TurnAnalyzerUserTurnStopStrategy):
       short pause ("Hi, ... I'd like some help") is already speaking when Smart Turn judges "Hi"
       complete. When the line has been loud since the VAD heard them stop, the end of the turn
       waits until the VAD would have confirmed that speech; if it does, the turn goes on.
+    - A turn of one or two words ("Hello,", "Yes,", "Hi there,") is as often the caller drawing
+      breath as all they had to say, and Smart Turn judges it complete: its end waits until the
+      caller has been quiet for `short_turn_quiet_s`, so the pause at a comma (0.25-0.5 s) does
+      not cut off what follows. Without this, whether "Yes, go ahead" stayed one turn hung on the
+      model's inference outlasting the pause, which it did on a busy machine and not on a quiet one.
     """
 
-    def __init__(self, *, resume_margin_s: float = 0.1, **kwargs) -> None:
+    def __init__(self, *, resume_margin_s: float = 0.1, short_turn_quiet_s: float = 0.7, **kwargs) -> None:
         super().__init__(**kwargs)
         self._resume_margin_s = resume_margin_s
+        self._short_turn_quiet_s = short_turn_quiet_s
         self._start_secs = 0.2
         self._peak_rms = 0.0
         self._loud_at: float | None = None  # when the line was last loud since the VAD heard a stop
+        self._speech_end: float | None = None  # when the caller last stopped speaking, as the VAD places it
         self._hold: asyncio.Task | None = None
 
     async def process_frame(self, frame: Frame) -> ProcessFrameResult:
@@ -252,6 +274,7 @@ class SmartTurnStopStrategy(TurnAnalyzerUserTurnStopStrategy):
             self._peak_rms = 0.0
         elif isinstance(frame, VADUserStoppedSpeakingFrame):
             self._loud_at = None
+            self._speech_end = frame.timestamp - frame.stop_secs
         elif isinstance(frame, InputAudioRawFrame):
             rms = pcm_rms(frame.audio)
             if self._vad_user_speaking:
@@ -267,14 +290,18 @@ class SmartTurnStopStrategy(TurnAnalyzerUserTurnStopStrategy):
         await super()._handle_transcription(frame)
 
     async def trigger_user_turn_stopped(self, *, enable_user_speaking_frames: bool | None = None) -> None:
+        now = time.time()
+        wait = 0.0
         if self._loud_at is not None:
-            wait = self._loud_at + self._start_secs + self._resume_margin_s - time.time()
-            if wait > 0:
-                if self._hold is None:
-                    self._hold = self.task_manager.create_task(
-                        self._stop_after(wait, enable_user_speaking_frames), f"{self}::resume_hold"
-                    )
-                return
+            wait = self._loud_at + self._start_secs + self._resume_margin_s - now
+        if self._speech_end is not None and is_short(self._text):
+            wait = max(wait, self._speech_end + self._short_turn_quiet_s - now)
+        if wait > 0:
+            if self._hold is None:
+                self._hold = self.task_manager.create_task(
+                    self._stop_after(wait, enable_user_speaking_frames), f"{self}::resume_hold"
+                )
+            return
         await super().trigger_user_turn_stopped(enable_user_speaking_frames=enable_user_speaking_frames)
 
     async def _stop_after(self, wait: float, enable_user_speaking_frames: bool | None) -> None:
