@@ -88,7 +88,7 @@ def test_model_time_can_be_free():
         await asyncio.sleep(1)
         return loop.time() - start
 
-    assert 1.0 <= clock.run(call(), free_models=True) < 1.2
+    assert 1.0 <= clock.run(call(), free_compute=True) < 1.2
 
 
 def test_expectations_name_the_call_and_what_happened(tmp_path):

@@ -5,25 +5,33 @@ with real time, so the latencies a replay measures include every real computatio
 task is only waiting for a timer (audio pacing, VAD and turn timeouts, the silence reprompt), the
 clock jumps to that timer at once: a call is replayed as fast as the computer can work through it.
 
-`time.time()` and `time.monotonic()` follow the loop's clock while it runs, because the pipeline
-(pipecat's output pacing and bot-speaking detection, the turn strategies, the call figures) reads
-them directly. They are replaced when this module is imported (outside a virtual loop they return
-the real time): pipecat binds `time.time` as the default of frame timestamps when its frames module
-is imported, so that must come after; `PATCHED_BEFORE_PIPECAT` says whether it did, and replay runs
-its calls in a fresh process when it did not.
-Worker threads started with `loop.run_in_executor` (and `asyncio.to_thread`) are
-counted: the clock never jumps while one is working, since its result may come at any moment.
+`time.time()` and `time.monotonic()` follow the loop's clock in the loop's own thread while it
+runs, because the pipeline (pipecat's output pacing and bot-speaking detection, the turn
+strategies, the call figures) reads them directly; other threads keep the real time. They are
+replaced when this module is imported (outside a virtual loop they return the real time): pipecat
+binds `time.time` as the default of frame timestamps when its frames module is imported, so that
+must come after; `PATCHED_BEFORE_PIPECAT` says whether it did, and replay runs its calls in a
+fresh process when it did not.
+Worker threads started with `loop.run_in_executor` (and `asyncio.to_thread`) are counted: the
+clock never jumps while one is working, since its result may come at any moment.
 
-With `free_models` the clock instead stands still while only such threads work: the speech models
-take no time on the call's clock. Turn-taking then no longer depends on how busy the machine is
-(reproducible verdicts on a loaded test machine), at the price of latencies without model time.
+With `free_compute` nothing that computes takes time on the call's clock, neither the speech
+models nor the loop's own work: the clock moves only from one timer to the next, a discrete-event
+simulation. Worker-thread jobs still run in threads (two calls' models use two cores), but their
+results are handed back only once the loop has nothing else to do, all together and in the order
+the jobs were asked for; until then no timer fires. So what is heard and where a turn ends depend
+on the audio alone, not on how busy the machine is (reproducible verdicts on a loaded test
+machine), at the price of latencies that count waiting but no computing. The loop must not wait
+on real sockets meanwhile: the clock would jump past a reply that is merely slow.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import selectors
 import sys
+import threading
 import time
 from typing import Any
 
@@ -33,12 +41,19 @@ _real_monotonic = getattr(time.monotonic, "real", time.monotonic)
 _active: VirtualClockLoop | None = None
 
 
+def _clock() -> VirtualClockLoop | None:
+    loop = _active
+    return loop if loop is not None and loop.thread_id == threading.get_ident() else None
+
+
 def _virtual_time() -> float:
-    return _real_time() + (_active.offset if _active is not None else 0.0)
+    loop = _clock()
+    return _real_time() if loop is None else loop.wall_at_start + (loop.time() - loop.monotonic_at_start)
 
 
 def _virtual_monotonic() -> float:
-    return _real_monotonic() + (_active.offset if _active is not None else 0.0)
+    loop = _clock()
+    return _real_monotonic() if loop is None else loop.time()
 
 
 _virtual_time.real = _real_time  # type: ignore[attr-defined]
@@ -55,17 +70,26 @@ class _WarpSelector:
         self._loop = loop
 
     def select(self, timeout: float | None = None) -> list[Any]:
-        if self._loop.threads_working and self._loop.free_models and (timeout is None or timeout > 0):
-            # Model time is free: the clock stands still while only a worker thread is busy.
-            started = _real_monotonic()
-            ready = self._selector.select(None)
-            self._loop.offset -= _real_monotonic() - started
-            return ready
+        if self._loop.free_compute:
+            return self._select_simulated(timeout)
         if timeout is None or timeout <= 0 or self._loop.threads_working:
             return self._selector.select(timeout)
         ready = self._selector.select(0)
         if ready:
             return ready
+        self._loop.offset += timeout
+        return []
+
+    def _select_simulated(self, timeout: float | None) -> list[Any]:
+        if timeout is not None and timeout <= 0:  # callbacks are waiting: no time passes, nothing is handed back
+            return self._selector.select(0)
+        ready = self._selector.select(0)
+        if ready:
+            return ready
+        if self._loop.hand_back_jobs():
+            return []
+        if timeout is None:  # no timer at all: only the outside world can wake the loop
+            return self._selector.select(None)
         self._loop.offset += timeout
         return []
 
@@ -76,21 +100,53 @@ class _WarpSelector:
 class VirtualClockLoop(asyncio.SelectorEventLoop):
     """Use as `asyncio.Runner(loop_factory=VirtualClockLoop)`; one such loop runs at a time per process."""
 
-    def __init__(self, *, free_models: bool = False) -> None:
+    def __init__(self, *, free_compute: bool = False) -> None:
         super().__init__()
-        self.free_models = free_models
+        self.free_compute = free_compute
         self.offset = 0.0
         self.threads_working = 0
+        self.thread_id: int | None = None
+        self.monotonic_at_start = _real_monotonic()
+        self.wall_at_start = _real_time()
+        # Simulated time starts where the real clock was and moves only by jumps.
+        self._frozen_at = self.monotonic_at_start
+        self._jobs: list[tuple[concurrent.futures.Future[Any], asyncio.Future[Any]]] = []
+        self._workers = concurrent.futures.ThreadPoolExecutor(thread_name_prefix="virtual-clock")
+        self.set_default_executor(self._workers)
         self._selector = _WarpSelector(self._selector, self)  # type: ignore[assignment]
 
     def time(self) -> float:
+        if self.free_compute:
+            return self._frozen_at + self.offset
         return _real_monotonic() + self.offset
 
     def run_in_executor(self, executor: Any, func: Any, *args: Any) -> asyncio.Future[Any]:
+        if self.free_compute:
+            self._check_closed()
+            job = (executor or self._workers).submit(func, *args)
+            future = self.create_future()
+            self._jobs.append((job, future))
+            return future
         future = super().run_in_executor(executor, func, *args)
         self.threads_working += 1
         future.add_done_callback(self._thread_done)
         return future
+
+    def hand_back_jobs(self) -> bool:
+        """Wait for every worker-thread job asked for so far; set their results in the order asked."""
+        if not self._jobs:
+            return False
+        jobs, self._jobs = self._jobs, []
+        concurrent.futures.wait([job for job, _ in jobs])
+        for job, future in jobs:
+            if future.cancelled():
+                continue
+            error = job.exception()
+            if error is not None:
+                future.set_exception(error)
+            else:
+                future.set_result(job.result())
+        return True
 
     def _thread_done(self, _future: asyncio.Future[Any]) -> None:
         self.threads_working -= 1
@@ -98,13 +154,14 @@ class VirtualClockLoop(asyncio.SelectorEventLoop):
     def run_forever(self) -> None:
         global _active
         previous, _active = _active, self
+        self.thread_id = threading.get_ident()
         try:
             super().run_forever()
         finally:
             _active = previous
 
 
-def run(coro: Any, *, free_models: bool = False) -> Any:
-    """Run a coroutine on a fresh virtual-clock loop (see `VirtualClockLoop.free_models`)."""
-    with asyncio.Runner(loop_factory=lambda: VirtualClockLoop(free_models=free_models)) as runner:
+def run(coro: Any, *, free_compute: bool = False) -> Any:
+    """Run a coroutine on a fresh virtual-clock loop (see `VirtualClockLoop.free_compute`)."""
+    with asyncio.Runner(loop_factory=lambda: VirtualClockLoop(free_compute=free_compute)) as runner:
         return runner.run(coro)

@@ -47,8 +47,8 @@ def replay_command(
         str,
         typer.Option(
             "--model-time",
-            help="real: speech models take their real time on the call's clock; "
-            "free: none (verdicts independent of machine load)",
+            help="real: the speech models and the rest take their real time on the call's clock; "
+            "free: computing takes none (verdicts independent of machine load)",
         ),
     ] = "real",
     speech_cache: Annotated[

@@ -56,7 +56,9 @@ class ReplayOptions(BaseModel):
     # each load every model and compete for the same cores.
     parallel: Literal["processes", "tasks"] = "tasks"
     model_time: Literal["real", "free"] = Field(
-        default="real", description="free: speech models take no time on the call's clock (voice.replay.clock)"
+        default="real",
+        description="free: computing (the speech models and the rest) takes no time on the call's clock "
+        "(voice.replay.clock)",
     )
     speech_cache: bool = Field(
         default=True, description="reuse the bot's synthesized sentences (voice.replay.speech_cache)"
@@ -341,7 +343,7 @@ def _replay_in_worker(call: dict, options: dict, store: str, workdir: str) -> tu
     parsed = ReplayOptions.model_validate(options)
     report, audio = clock.run(
         replay_call(CallInput.model_validate(call), parsed, Path(store), Path(workdir)),
-        free_models=parsed.model_time == "free",
+        free_compute=parsed.model_time == "free",
     )
     return report.model_dump(mode="json"), {"caller": audio.caller, "bot": audio.bot}
 
@@ -383,7 +385,7 @@ def replay_calls(
                 on_start(call)  # type: ignore[misc]
             clock.run(
                 _replay_tasks(calls, options.model_copy(update={"jobs": jobs}), store, workdir, done),
-                free_models=options.model_time == "free",
+                free_compute=options.model_time == "free",
             )
         else:
             context = multiprocessing.get_context("spawn")
