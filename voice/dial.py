@@ -1,7 +1,9 @@
 """A Twilio Media Streams client: calls the phone line the way Twilio would, without a Twilio account.
 
 Given an http(s) address it first POSTs the incoming-call webhook, reads the `<Stream>` from the
-TwiML and connects there; given a ws(s) address it connects directly. It then speaks like Twilio:
+TwiML and connects there; given a ws(s) address it connects directly. Given an httpx client, the
+webhook and the stream both go through it (httpx-ws): with an ASGI transport, a call to an app in
+this process, on this event loop (the tests' virtual clock), without a socket. It then speaks like Twilio:
 `connected`, `start`, 20 ms mu-law `media` frames in real time (silence between turns), `dtmf`,
 echoes the server's `mark`s once the audio before them has played, obeys `clear`, and ends with
 `stop`. Each caller turn waits for the bot to finish speaking (or barges in when told to). The
@@ -17,6 +19,7 @@ import json
 import time
 import uuid
 import xml.etree.ElementTree as ET
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
@@ -26,7 +29,7 @@ import numpy as np
 import soundfile as sf
 import typer
 from pydantic import BaseModel, Field
-from websockets.asyncio.client import connect
+from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from voice.speech import PHONE_RATE, from_mulaw, load_wav, synthesize, to_mulaw, transcribe, trim_silence
@@ -85,6 +88,77 @@ class DialResult(BaseModel):
         return [t.text or "" for t in self.bot_turns]
 
 
+class StreamClosed(Exception):
+    """The media stream is closed: nothing more can be sent on it."""
+
+
+class _WebsocketStream:
+    """The media stream over a network WebSocket (the `websockets` client)."""
+
+    def __init__(self, ws: ClientConnection) -> None:
+        self._ws = ws
+
+    async def send(self, text: str) -> None:
+        try:
+            await self._ws.send(text)
+        except ConnectionClosed as exc:
+            raise StreamClosed from exc
+
+    async def messages(self) -> AsyncIterator[str | bytes]:
+        try:
+            async for raw in self._ws:
+                yield raw
+        except ConnectionClosed:
+            return
+
+    async def close(self) -> None:
+        await self._ws.close()
+
+
+class _HttpxStream:
+    """The media stream through an httpx client's transport (httpx-ws), e.g. to an app in this process."""
+
+    def __init__(self, session: Any) -> None:
+        self._session = session
+
+    async def send(self, text: str) -> None:
+        import wsproto.utilities
+        from httpx_ws import HTTPXWSException
+
+        try:
+            await self._session.send_text(text)
+        except (HTTPXWSException, wsproto.utilities.LocalProtocolError) as exc:
+            raise StreamClosed from exc
+
+    async def messages(self) -> AsyncIterator[str | bytes]:
+        import wsproto.events
+        from httpx_ws import HTTPXWSException
+
+        while True:
+            try:
+                event = await self._session.receive()
+            except HTTPXWSException:
+                return
+            if isinstance(event, wsproto.events.TextMessage | wsproto.events.BytesMessage):
+                yield event.data
+
+    async def close(self) -> None:
+        """Nothing to do yet: the session closes as its context ends, once its reader has stopped (a close
+        before that pulls the stream from under the reader)."""
+
+
+@contextlib.asynccontextmanager
+async def _open_stream(url: str, http: httpx.AsyncClient | None) -> AsyncIterator[_WebsocketStream | _HttpxStream]:
+    if http is None:
+        async with connect(url, max_size=2**20, open_timeout=10) as ws:
+            yield _WebsocketStream(ws)
+        return
+    from httpx_ws import aconnect_ws
+
+    async with aconnect_ws(url, http, max_message_size_bytes=2**20) as session:
+        yield _HttpxStream(session)
+
+
 class _Call:
     """The state of one Media Streams connection: playback buffer, marks, turns."""
 
@@ -128,7 +202,7 @@ class _Call:
         message = {**message, "sequenceNumber": str(self.sequence)}
         try:
             await self.ws.send(json.dumps(message))
-        except ConnectionClosed:
+        except StreamClosed:
             self.server_closed()
 
     def server_closed(self) -> None:
@@ -209,35 +283,32 @@ class _Call:
     # ---------------------------------------------------------------- receiving
 
     async def receive(self) -> None:
-        try:
-            async for raw in self.ws:
-                try:
-                    message = json.loads(raw)
-                except (TypeError, json.JSONDecodeError):
-                    self.log(f"server sent something that is not JSON: {raw!r:.60}")
-                    continue
-                event = message.get("event")
-                if event == "media":
-                    await self.on_media(base64.b64decode(message["media"]["payload"]))
-                elif event == "mark":
-                    self.uses_marks = True
-                    name = message.get("mark", {}).get("name", "")
-                    if self.playback:
-                        self.pending_marks.append((len(self.playback), name))
-                    else:
-                        await self.echo_mark(name)
-                elif event == "clear":
-                    self.result.clears += 1
-                    self.log(f"clear: bot stopped ({len(self.playback) / PHONE_RATE:.2f} s unplayed dropped)")
-                    self.playback.clear()
-                    for _, name in self.pending_marks:
-                        await self.echo_mark(name)
-                    self.pending_marks.clear()
-                    self.finish_bot_turn(interrupted=True)
+        async for raw in self.ws.messages():
+            try:
+                message = json.loads(raw)
+            except (TypeError, json.JSONDecodeError):
+                self.log(f"server sent something that is not JSON: {raw!r:.60}")
+                continue
+            event = message.get("event")
+            if event == "media":
+                await self.on_media(base64.b64decode(message["media"]["payload"]))
+            elif event == "mark":
+                self.uses_marks = True
+                name = message.get("mark", {}).get("name", "")
+                if self.playback:
+                    self.pending_marks.append((len(self.playback), name))
                 else:
-                    self.log(f"server event {event!r}")
-        except ConnectionClosed:
-            pass
+                    await self.echo_mark(name)
+            elif event == "clear":
+                self.result.clears += 1
+                self.log(f"clear: bot stopped ({len(self.playback) / PHONE_RATE:.2f} s unplayed dropped)")
+                self.playback.clear()
+                for _, name in self.pending_marks:
+                    await self.echo_mark(name)
+                self.pending_marks.clear()
+                self.finish_bot_turn(interrupted=True)
+            else:
+                self.log(f"server event {event!r}")
         self.server_closed()
 
     async def on_media(self, mulaw: bytes) -> None:
@@ -273,7 +344,7 @@ class _Call:
             self.log(f"caller sends raw frame {raw[:40]!r}")
             try:
                 await self.ws.send(raw)
-            except ConnectionClosed:
+            except StreamClosed:
                 self.server_closed()
         if turn.dtmf:
             started = self.now()
@@ -323,19 +394,23 @@ async def run_dial(
     multilingual_transcripts: bool = False,
     model_cache_dir: Path | None = None,
     verbose: bool = True,
+    http: httpx.AsyncClient | None = None,
 ) -> DialResult:
-    """Place one call. Turns are `says` (text, or CallerTurn) followed by `audio` (WAV paths)."""
+    """Place one call. Turns are `says` (text, or CallerTurn) followed by `audio` (WAV paths).
+
+    With `http`, the webhook and the media stream go through that client (see the module docstring).
+    """
     turns: list[CallerTurn] = [
         s if isinstance(s, CallerTurn) else CallerTurn(text=s, language=language) for s in (says or [])
     ]
     turns += [CallerTurn(audio=Path(a)) for a in (audio or [])]
     call_sid = f"CA{uuid.uuid4().hex}"
     stream_sid = f"MZ{uuid.uuid4().hex}"
-    stream_url, parameters = await _stream_address(url, call_sid, caller, called, account_sid, auth_token)
+    stream_url, parameters = await _stream_address(url, call_sid, caller, called, account_sid, auth_token, http)
     parameters.setdefault("caller", caller)
     result = DialResult(url=stream_url.split("?")[0], call_sid=call_sid, stream_sid=stream_sid)
 
-    async with connect(stream_url, max_size=2**20, open_timeout=10) as ws:
+    async with _open_stream(stream_url, http) as ws:
         call = _Call(ws, call_sid, stream_sid, result, verbose=verbose)
         call.log(f"connected to {result.url}")
         await call.send({"event": "connected", "protocol": "Call", "version": "1.0.0"})
@@ -422,7 +497,13 @@ async def _wait_event(event: asyncio.Event, limit_s: float, call: _Call) -> None
 
 
 async def _stream_address(
-    url: str, call_sid: str, caller: str, called: str, account_sid: str, auth_token: str | None
+    url: str,
+    call_sid: str,
+    caller: str,
+    called: str,
+    account_sid: str,
+    auth_token: str | None,
+    http: httpx.AsyncClient | None,
 ) -> tuple[str, dict[str, str]]:
     """For http(s), ask the webhook like Twilio does; for ws(s), connect where told."""
     scheme = urlsplit(url).scheme
@@ -446,8 +527,11 @@ async def _stream_address(
         from twilio.request_validator import RequestValidator
 
         headers["X-Twilio-Signature"] = RequestValidator(auth_token).compute_signature(webhook, form)
-    async with httpx.AsyncClient(timeout=15) as client:
-        response = await client.post(webhook, data=form, headers=headers)
+    if http is not None:
+        response = await http.post(webhook, data=form, headers=headers)
+    else:
+        async with httpx.AsyncClient(timeout=15) as client:
+            response = await client.post(webhook, data=form, headers=headers)
     if response.status_code != 200:
         raise RuntimeError(f"{webhook} answered {response.status_code}: {response.text[:200]}")
     root = ET.fromstring(response.text)

@@ -12,6 +12,7 @@ import time
 import uuid
 from typing import Any
 
+import httpx
 from fastapi import APIRouter, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import Response
 from loguru import logger
@@ -64,8 +65,10 @@ class VoiceService:
         *,
         stt_factory: ServiceFactory = build_stt,
         tts_factory: ServiceFactory = build_tts,
+        twilio_transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.dialogue = dialogue
+        self._twilio_transport = twilio_transport
         self.config = config
         self._stt_factory = stt_factory
         self._tts_factory = tts_factory
@@ -263,7 +266,7 @@ class VoiceService:
                 whisper_url(base_url, token),
                 action_url=f"{base_url}/twilio/dial-status",
             )
-            calls = TwilioCalls(self.config)
+            calls = TwilioCalls(self.config, transport=self._twilio_transport)
             try:
                 status = await calls.redirect(record.call_sid, twiml)
                 record.event("redirected", status=status)
@@ -284,9 +287,14 @@ async def _close(websocket: WebSocket, code: int) -> None:
         pass
 
 
-def build_router(dialogue: Dialogue, config: VoiceConfig) -> APIRouter:
-    """The phone line's routes for `dialogue`; the service behind them is at `router.voice`."""
-    service = VoiceService(dialogue, config)
+def build_router(
+    dialogue: Dialogue, config: VoiceConfig, *, twilio_transport: httpx.AsyncBaseTransport | None = None
+) -> APIRouter:
+    """The phone line's routes for `dialogue`; the service behind them is at `router.voice`.
+
+    `twilio_transport` carries the REST calls to Twilio (default: the network).
+    """
+    service = VoiceService(dialogue, config, twilio_transport=twilio_transport)
     router = service.router()
     router.voice = service  # type: ignore[attr-defined]
     return router

@@ -7,10 +7,13 @@ legs are joined, so the agent knows the case before saying hello.
 
 from __future__ import annotations
 
+import logging
 from urllib.parse import urlencode
 
+import httpx
 from twilio.base.exceptions import TwilioException
-from twilio.http.async_http_client import AsyncTwilioHttpClient
+from twilio.http import AsyncHttpClient
+from twilio.http.response import Response as TwilioResponse
 from twilio.rest import Client
 from twilio.twiml.voice_response import Connect, Dial, VoiceResponse
 
@@ -75,15 +78,39 @@ def whisper_url(base_url: str, token: str) -> str:
     return f"{base_url}/twilio/whisper?{urlencode({'token': token})}"
 
 
+class HttpxTwilioClient(AsyncHttpClient):
+    """twilio's asynchronous HTTP client interface over httpx.
+
+    The project's one HTTP client library; its transport can be swapped, so the tests reach a stand-in
+    for Twilio's REST API in the same process, on the same (virtual) clock.
+    """
+
+    def __init__(self, *, transport: httpx.AsyncBaseTransport | None = None, timeout_s: float = 10.0) -> None:
+        super().__init__(logging.getLogger("twilio.http_client"), True, timeout_s)
+        self._http = httpx.AsyncClient(transport=transport, timeout=timeout_s)
+
+    async def request(self, method, url, params=None, data=None, headers=None, auth=None, timeout=None,  # noqa: ASYNC109 (twilio's interface)
+                      allow_redirects=False) -> TwilioResponse:  # fmt: skip
+        response = await self._http.request(
+            method.upper(), url, params=params, data=data, headers=headers, auth=auth,
+            timeout=timeout or self.timeout, follow_redirects=allow_redirects,
+        )  # fmt: skip
+        return TwilioResponse(response.status_code, response.text, response.headers)
+
+    async def close(self) -> None:
+        await self._http.aclose()
+
+
 class TwilioCalls:
     """The few REST operations the phone line needs, through twilio's async client."""
 
-    def __init__(self, config: VoiceConfig) -> None:
+    def __init__(self, config: VoiceConfig, *, transport: httpx.AsyncBaseTransport | None = None) -> None:
         assert config.twilio_account_sid and config.twilio_auth_token
+        self._http = HttpxTwilioClient(transport=transport)
         self._client = Client(
             config.twilio_account_sid,
             config.twilio_auth_token.get_secret_value(),
-            http_client=AsyncTwilioHttpClient(),
+            http_client=self._http,
             environment={},
         )
         if config.twilio_api_url:
@@ -94,17 +121,15 @@ class TwilioCalls:
             call = await self._client.calls(call_sid).update_async(twiml=twiml)
         except TwilioException as exc:
             raise TransferError(str(exc)) from exc
-        except OSError as exc:
+        except (OSError, httpx.HTTPError) as exc:
             raise TransferError(f"Twilio unreachable: {exc}") from exc
         return str(call.status)
 
     async def hang_up(self, call_sid: str) -> None:
         try:
             await self._client.calls(call_sid).update_async(status="completed")
-        except (TwilioException, OSError):
+        except (TwilioException, OSError, httpx.HTTPError):
             pass
 
     async def close(self) -> None:
-        session = getattr(self._client.http_client, "session", None)
-        if session is not None:
-            await session.close()
+        await self._http.close()
