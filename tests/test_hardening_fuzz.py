@@ -9,6 +9,7 @@ call it arrived on carries on.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import time
@@ -20,6 +21,7 @@ import numpy as np
 import pytest
 import schemathesis
 from fastapi import FastAPI
+from httpx_ws import WebSocketDisconnect, aconnect_ws
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
@@ -46,7 +48,8 @@ from tests.hardening_support import (
     whole_app,
     ws_connect,
 )
-from tests.voice_fakes import LiveServer, ScriptedDialogue
+from tests.virtual_phone import on_virtual_clock, served
+from tests.voice_fakes import ScriptedDialogue
 from voice.config import VoiceConfig
 from voice.routes import build_router
 from voice.speech import resample, synthesize, to_mulaw, trim_silence
@@ -305,31 +308,17 @@ def test_a_stream_that_never_starts_is_closed_with_1008(app: App):
 
 
 # ---------------------------------------------------------------- audio through the offline speech models
+# On the virtual clock (tests.virtual_phone): what the line makes of odd audio does not depend on how
+# busy the machine is.
 
 
-def _serve_line(config: VoiceConfig):
+def _offline_line():
+    """The phone line with its offline defaults (Silero VAD, Smart Turn, Whisper, piper) and a scripted dialogue."""
     dialogue = ScriptedDialogue()
-    router = build_router(dialogue, config)
+    router = build_router(dialogue, VoiceConfig(preload_models=False))
     line = FastAPI()
     line.include_router(router)
-    with LiveServer(line) as server:
-        yield server, dialogue, router.voice
-
-
-@pytest.fixture(scope="module")
-def offline_line():
-    """The phone line with its offline defaults (Silero VAD, Smart Turn, Whisper, piper) and a scripted dialogue."""
-    yield from _serve_line(VoiceConfig(preload_models=False))
-
-
-@pytest.fixture(scope="module")
-def patient_line():
-    """The same line, whose silence reprompts cannot end a call while a long recording is still being taken.
-
-    Its idle timer runs on the wall clock, and audio handed over faster than real time is read in
-    ~10-30 s depending on the machine: the default three 8 s silences could hang up first.
-    """
-    yield from _serve_line(VoiceConfig(preload_models=False, silence_reprompt_s=600))
+    return line, dialogue, router.voice
 
 
 def _frames(pcm: np.ndarray) -> list[str]:
@@ -354,61 +343,82 @@ AUDIO = {
 }
 
 
-def _call_with_audio(server, service, pcm: np.ndarray, heard: Callable[[], bool] | None = None) -> float:
-    """Place a call and send `pcm` as fast as the socket takes it; then real-time silence (turn-taking
-    runs on the clock) until `heard()` or two seconds, and the keypad: 7# must still reach the dialogue.
-    Returns the seconds sending the audio took."""
+async def _events_for(ws, seconds: float, until: Callable[[dict], bool] = lambda _m: False) -> dict | None:
+    """Twilio-side messages for `seconds` (echoing marks, as Twilio does) or until one satisfies `until`."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while (left := deadline - loop.time()) > 0:
+        try:
+            message = json.loads(await ws.receive_text(timeout=left))
+        except (TimeoutError, WebSocketDisconnect):
+            return None
+        if message.get("event") == "mark":
+            await ws.send_text(json.dumps({"event": "mark", "streamSid": message.get("streamSid"),
+                                           "mark": message["mark"]}))  # fmt: skip
+        if until(message):
+            return message
+    return None
+
+
+def _call_with_audio(line, service, pcm: np.ndarray, heard: Callable[[], bool] | None = None) -> float:
+    """Place a call and send `pcm` at once; then 20 ms frames of silence (turn-taking runs on the clock)
+    until `heard()` or two seconds, and the keypad: 7# must still reach the dialogue.
+    Returns the real seconds from the first frame sent to the end of the silence."""
     call_sid = f"CAaudio{time.monotonic_ns()}"
-    twiml = httpx.post(f"{server.http}/twilio/voice", data={"CallSid": call_sid, "From": "+15555550100"}).text
-    with ws_connect(stream_url(twiml), max_size=2**24) as ws:
-        ws.send(connected_frame())
-        ws.send(start_frame(call_sid))
-        assert wait_for_event(ws, lambda m: m.get("event") == "mark", 60), "no greeting"
-        started = time.monotonic()
-        for frame in _frames(pcm):
-            ws.send(frame)
-        sent_s = time.monotonic() - started
-        silence = _frames(np.zeros(160, np.int16))[0]
-        quiet_until = time.monotonic() + 2
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            if time.monotonic() >= quiet_until and (heard is None or heard()):
-                break
-            ws.send(silence)
-            wait_for_event(ws, lambda m: False, 0.02)  # keeps echoing marks meanwhile
-        for digit in "7#":
-            ws.send(dtmf_frame(digit))
-        record = service.calls.get(call_sid)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and not any(e.data.get("dtmf") == "7" for e in record.events):
-            wait_for_event(ws, lambda m: False, 0.2)
-        assert any(e.data.get("dtmf") == "7" for e in record.events), [e.kind for e in record.events]
-    return sent_s
+
+    async def call() -> float:
+        async with served(line) as http:
+            twiml = (await http.post("/twilio/voice", data={"CallSid": call_sid, "From": "+15555550100"})).text
+            async with aconnect_ws(stream_url(twiml), http, max_message_size_bytes=2**24) as ws:
+                await ws.send_text(connected_frame())
+                await ws.send_text(start_frame(call_sid))
+                assert await _events_for(ws, 60, lambda m: m.get("event") == "mark"), "no greeting"
+                started = time.perf_counter()  # real time: what the machine took, not the call's clock
+                for frame in _frames(pcm):
+                    await ws.send_text(frame)
+                silence = _frames(np.zeros(160, np.int16))[0]
+                loop = asyncio.get_running_loop()
+                quiet_until, deadline = loop.time() + 2, loop.time() + 90
+                while loop.time() < deadline and not (loop.time() >= quiet_until and (heard is None or heard())):
+                    await ws.send_text(silence)
+                    await _events_for(ws, 0.02)
+                taken_s = time.perf_counter() - started
+                for digit in "7#":
+                    await ws.send_text(dtmf_frame(digit))
+                record = service.calls.get(call_sid)
+                deadline = loop.time() + 60
+                while loop.time() < deadline and not any(e.data.get("dtmf") == "7" for e in record.events):
+                    await _events_for(ws, 0.2)
+                assert any(e.data.get("dtmf") == "7" for e in record.events), [e.kind for e in record.events]
+                return taken_s
+
+    return on_virtual_clock(call)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("kind", list(AUDIO))
-def test_odd_audio_neither_breaks_the_call_nor_the_line(offline_line, kind):
-    server, dialogue, service = offline_line
-    pcm = AUDIO[kind]()
-    before = len(dialogue.inputs)
-    _call_with_audio(server, service, pcm)
-    heard = [i for i in dialogue.inputs[before:] if i.text]
+def test_odd_audio_neither_breaks_the_call_nor_the_line(kind):
+    line, dialogue, service = _offline_line()
+    _call_with_audio(line, service, AUDIO[kind]())
+    heard = [i for i in dialogue.inputs if i.text]
     if kind == "silence-30s":
         assert heard == [], heard  # silence is not a turn
-    if kind == "clipped-speech" and heard:
-        assert "order" in heard[0].text.lower(), heard  # distorted, yet what is heard is what was said
-    # The line still takes new calls.
-    assert httpx.post(f"{server.http}/twilio/voice", data={"CallSid": f"CAnext{kind}"}).status_code == 200
+    if kind == "clipped-speech":
+        assert heard and "order" in heard[0].text.lower(), heard  # distorted, yet what is heard is what was said
+
+    async def next_call() -> int:  # the line still takes new calls
+        async with served(line) as http:
+            return (await http.post("/twilio/voice", data={"CallSid": f"CAnext{kind}"})).status_code
+
+    assert on_virtual_clock(next_call) == 200
 
 
 @pytest.mark.slow
-def test_ten_minutes_of_audio_in_one_call_are_taken_and_the_caller_is_still_heard(patient_line):
-    server, dialogue, service = patient_line
+def test_ten_minutes_of_audio_in_one_call_are_taken_and_the_caller_is_still_heard():
+    line, dialogue, service = _offline_line()
     quiet_hiss = (RNG.normal(0, 60, 8000 * 600)).astype(np.int16)  # ten minutes of a quiet line
     pcm = np.concatenate([quiet_hiss, np.zeros(8000, np.int16), _speech("I want to check my order")])
-    before = len(dialogue.inputs)
-    sent_s = _call_with_audio(server, service, pcm, heard=lambda: any(i.text for i in dialogue.inputs[before:]))
-    heard = [i.text for i in dialogue.inputs[before:] if i.text]
+    taken_s = _call_with_audio(line, service, pcm, heard=lambda: any(i.text for i in dialogue.inputs))
+    heard = [i.text for i in dialogue.inputs if i.text]
     assert heard and "order" in heard[-1].lower(), heard
-    assert sent_s < 300  # faster than real time: the line keeps up with audio it is handed at once
+    assert taken_s < 300  # faster than real time: the line keeps up with audio it is handed at once
