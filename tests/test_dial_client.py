@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from websockets.exceptions import ConnectionClosedOK
-from websockets.frames import Close
-
-from voice.dial import DialResult, _Call
+from voice.dial import DialResult, StreamClosed, _Call
 
 
 class ClosedByServer:
@@ -18,14 +15,11 @@ class ClosedByServer:
 
     async def send(self, _message: str) -> None:
         self.sent += 1
-        raise ConnectionClosedOK(Close(1000, ""), Close(1000, ""), True)
+        raise StreamClosed
 
-    def __aiter__(self):
-        return self
-
-    async def __anext__(self) -> str:
+    async def messages(self):
         await asyncio.sleep(3600)
-        raise StopAsyncIteration
+        yield ""
 
 
 async def test_a_close_found_by_the_sender_is_the_servers_not_the_callers():
