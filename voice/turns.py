@@ -251,7 +251,7 @@ class SmartTurnStopStrategy(TurnAnalyzerUserTurnStopStrategy):
       short pause ("Hi, ... I'd like some help") is already speaking when Smart Turn judges "Hi"
       complete. When the line has been loud since the VAD heard them stop, the end of the turn
       waits until the VAD would have confirmed that speech; if it does, the turn goes on.
-    - A turn of one or two words ("Hello,", "Yes,", "Hi there,") is as often the caller drawing
+    - A turn so far of one or two words ("Hello,", "Yes,", "Hi there,") is as often the caller drawing
       breath as all they had to say, and Smart Turn judges it complete: its end waits until the
       caller has been quiet for `short_turn_quiet_s`, so the pause at a comma (0.25-0.5 s) does
       not cut off what follows. Without this, whether "Yes, go ahead" stayed one turn hung on the
@@ -266,6 +266,7 @@ class SmartTurnStopStrategy(TurnAnalyzerUserTurnStopStrategy):
         self._peak_rms = 0.0
         self._loud_at: float | None = None  # when the line was last loud since the VAD heard a stop
         self._speech_end: float | None = None  # when the caller last stopped speaking, as the VAD places it
+        self._turn_text = ""  # every stretch's transcript since the turn started
         self._hold: asyncio.Task | None = None
 
     async def process_frame(self, frame: Frame) -> ProcessFrameResult:
@@ -283,7 +284,16 @@ class SmartTurnStopStrategy(TurnAnalyzerUserTurnStopStrategy):
                 self._loud_at = time.time()
         return await super().process_frame(frame)
 
+    async def handle_user_turn_started(self) -> None:
+        await super().handle_user_turn_started()
+        self._turn_text = ""
+
+    async def handle_user_turn_stopped(self) -> None:
+        await super().handle_user_turn_stopped()
+        self._turn_text = ""
+
     async def _handle_transcription(self, frame: TranscriptionFrame) -> None:
+        self._turn_text = f"{self._turn_text} {frame.text}".strip()
         if self._vad_user_speaking:
             self._text = frame.text
             return
@@ -294,7 +304,7 @@ class SmartTurnStopStrategy(TurnAnalyzerUserTurnStopStrategy):
         wait = 0.0
         if self._loud_at is not None:
             wait = self._loud_at + self._start_secs + self._resume_margin_s - now
-        if self._speech_end is not None and is_short(self._text):
+        if self._speech_end is not None and is_short(self._turn_text):
             wait = max(wait, self._speech_end + self._short_turn_quiet_s - now)
         if wait > 0:
             if self._hold is None:
