@@ -52,7 +52,7 @@ logger.remove()
 logger.add(sys.stderr, level="ERROR")
 
 from dialogue.api import BotMessage, CustomerInput, TurnResult  # noqa: E402
-from dialogue.state import WorkflowState  # noqa: E402
+from dialogue.state import ConversationState  # noqa: E402
 
 CALLER_LINES = [
     "Hi, I would like to check on my order please.",
@@ -85,7 +85,7 @@ class InstantDialogue:
 
     def _result(self, sid: str, text: str) -> TurnResult:
         return TurnResult(session_id=sid, messages=[BotMessage(text=text)],
-                          state=WorkflowState(session_id=sid, channel="voice"))  # fmt: skip
+                          state=ConversationState(session_id=sid, channel="voice"))  # fmt: skip
 
     async def start(self, channel, *, language=None, caller_phone=None, session_id=None) -> TurnResult:
         self.count += 1
@@ -97,7 +97,7 @@ class InstantDialogue:
     async def handle(self, session_id: str, user_input: CustomerInput) -> TurnResult:
         return self._result(session_id, "Sure, let me look into that for you.")
 
-    async def end(self, session_id: str, reason: str = "customer_left") -> WorkflowState | None:
+    async def end(self, session_id: str, reason: str = "customer_left") -> ConversationState | None:
         return None
 
 

@@ -22,7 +22,7 @@ from chat.metrics import AGENT_CONSOLES
 from dialogue.api import HandoffSummary, TurnResult, UnknownSession
 from dialogue.engine import DialogueEngine
 from dialogue.redact import redact
-from dialogue.state import WorkflowState
+from dialogue.state import ConversationState
 from dialogue.store import TranscriptEntry
 
 log = logging.getLogger("frontdesk.chat")
@@ -185,7 +185,7 @@ class AgentDesk:
             self._approvals_seen.add(pending.approval_id)
             self.refresh("approvals")
 
-    def track(self, state: WorkflowState) -> bool:
+    def track(self, state: ConversationState) -> bool:
         """A session changed on another server: note who has it now; True when the queue changed."""
         before = self._with_person.get(state.session_id, "")
         if state.mode == "agent":
@@ -201,7 +201,7 @@ class AgentDesk:
             self.broadcast([line.model_dump_json()])
 
     @staticmethod
-    def _status(state: WorkflowState) -> str:
+    def _status(state: ConversationState) -> str:
         return StatusFrame(
             session_id=state.session_id, mode=state.mode, agent=state.agent, outcome=state.outcome
         ).model_dump_json()
@@ -285,7 +285,7 @@ class AgentDesk:
 
     # ------------------------------------------------------------ actions
 
-    async def _state(self, session_id: str) -> WorkflowState:
+    async def _state(self, session_id: str) -> ConversationState:
         state = await self.engine.load(session_id) if plausible_session_id(session_id) else None
         if state is None:
             raise DeskError("unknown_session", "no conversation has this id", 404)

@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from dialogue.api import BotMessage, HandoffSummary, TurnResult
-from dialogue.state import Choice, WorkflowState
+from dialogue.state import Choice, ConversationState
 
 # The working memory of a conversation (records read for it, caches) stays on the server:
 # the state frame carries the decisions and their evidence, not the raw records.
@@ -118,11 +118,11 @@ class ErrorOut(BaseModel):
 TURN_END = TurnEndOut().model_dump_json()
 
 
-def state_json(state: WorkflowState) -> dict[str, Any]:
+def state_json(state: ConversationState) -> dict[str, Any]:
     return state.model_dump(mode="json", exclude=_STATE_EXCLUDE)
 
 
-def state_frame(state: WorkflowState) -> str:
+def state_frame(state: ConversationState) -> str:
     # Rendered by hand around pydantic's own JSON: the state is the bulk of every turn.
     return '{"type":"state","state":' + state.model_dump_json(exclude=_STATE_EXCLUDE) + "}"
 

@@ -20,7 +20,7 @@ from chat.metrics import REFUSED, TURN_SECONDS, TURNS
 from chat.ratelimit import RateLimiter
 from dialogue.api import BotMessage, CustomerInput, TurnResult, UnknownSession
 from dialogue.engine import DialogueEngine
-from dialogue.state import Channel, WorkflowState
+from dialogue.state import Channel, ConversationState
 from dialogue.store import sessions
 
 log = logging.getLogger("frontdesk.chat")
@@ -78,7 +78,7 @@ class ChatService:
     async def start(self, channel: Channel, language: str | None = None) -> TurnResult:
         return await self.engine.start(channel, language=language)
 
-    async def load(self, session_id: str) -> WorkflowState | None:
+    async def load(self, session_id: str) -> ConversationState | None:
         return await self.engine.load(session_id) if plausible_session_id(session_id) else None
 
     async def resume(self, session_id: str) -> TurnResult:

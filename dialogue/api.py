@@ -10,7 +10,7 @@ from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, Field
 
-from dialogue.state import Channel, Choice, WorkflowState
+from dialogue.state import Channel, Choice, ConversationState
 
 
 class BotMessage(BaseModel):
@@ -57,7 +57,7 @@ class HandoffSummary(BaseModel):
 class TurnResult(BaseModel):
     session_id: str
     messages: list[BotMessage]
-    state: WorkflowState
+    state: ConversationState
     handoff: HandoffSummary | None = None
     ended: bool = False
     resumed: bool = False
@@ -83,4 +83,4 @@ class Dialogue(Protocol):
 
     async def handle(self, session_id: str, user_input: CustomerInput) -> TurnResult: ...
 
-    async def end(self, session_id: str, reason: str = "customer_left") -> WorkflowState | None: ...
+    async def end(self, session_id: str, reason: str = "customer_left") -> ConversationState | None: ...

@@ -37,10 +37,10 @@ from dialogue.state import (
     ActionRecord,
     Channel,
     Choice,
+    ConversationState,
     IntentFrame,
     PendingApproval,
     PendingConfirmation,
-    WorkflowState,
 )
 from dialogue.store import SessionStore, StaleState, TranscriptEntry
 from dialogue.turn import Turn
@@ -113,7 +113,7 @@ class DialogueEngine:
         self.clock = clock
         self.cache: dict[str, Any] = {}
         self._record_cache: dict[str, dict[str, Any]] = {}
-        self._states: dict[str, WorkflowState] = {}
+        self._states: dict[str, ConversationState] = {}
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self.listeners: list[Callable[[str, TurnResult], Any]] = []
         missing = {t for f in self.flows.values() for t in f.tools()} - {t.name for t in backoffice.registry}
@@ -164,7 +164,7 @@ class DialogueEngine:
     ) -> TurnResult:
         sid = session_id or secrets.token_urlsafe(24)
         lang = language if language in self.config.languages else self.config.default_language
-        state = WorkflowState(session_id=sid, channel=channel, language=lang)
+        state = ConversationState(session_id=sid, channel=channel, language=lang)
         state.identity.phone_hint = caller_phone
         turn = Turn(self, state)
         turn.ask("greeting", expects=None)
@@ -173,7 +173,7 @@ class DialogueEngine:
         await self.store.save(state, previous_revision=None, transcript=turn.transcript, events=turn.events)
         return self._result(turn)
 
-    async def load(self, session_id: str) -> WorkflowState | None:
+    async def load(self, session_id: str) -> ConversationState | None:
         return await self.store.load(session_id)
 
     async def transcript(self, session_id: str) -> list[TranscriptEntry]:
@@ -225,7 +225,7 @@ class DialogueEngine:
             raise AssertionError("unreachable")
 
     @_again_if_stale
-    async def end(self, session_id: str, reason: str = "customer_left") -> WorkflowState | None:
+    async def end(self, session_id: str, reason: str = "customer_left") -> ConversationState | None:
         async with self._lock(session_id):
             try:
                 state = await self._state(session_id)
@@ -673,7 +673,7 @@ class DialogueEngine:
                         turn.used = True
                         turn.tried.add(later.id)
 
-    def _callback_topic(self, state: WorkflowState) -> str:
+    def _callback_topic(self, state: ConversationState) -> str:
         others = [f.intent.replace("_", " ") for f in state.intents if f.intent != "schedule_callback"]
         reason = state.context.get("offer_reason") or state.escalation_reason
         topic = "callback requested" + (f" about {', '.join(others)}" if others else "")
@@ -1297,7 +1297,7 @@ class DialogueEngine:
 
     # --------------------------------------------------------------- bookkeeping
 
-    def _refresh_outcome(self, state: WorkflowState) -> None:
+    def _refresh_outcome(self, state: ConversationState) -> None:
         if state.mode == "agent" or state.outcome == "handed_off":
             state.outcome = "handed_off" if state.mode == "agent" or state.handoff_ticket_id else state.outcome
             return
@@ -1332,13 +1332,13 @@ class DialogueEngine:
             raise
         self._remember(state)
 
-    def _remember(self, state: WorkflowState) -> None:
+    def _remember(self, state: ConversationState) -> None:
         self._states.pop(state.session_id, None)
         self._states[state.session_id] = state
         while len(self._states) > self.config.cached_sessions:
             self._states.pop(next(iter(self._states)))
 
-    async def _state(self, session_id: str) -> WorkflowState:
+    async def _state(self, session_id: str) -> ConversationState:
         """The session's state as last saved by this process, else from the store.
 
         The copy in memory saves a read and a validation per turn; the store's turn-number check on
@@ -1351,7 +1351,7 @@ class DialogueEngine:
                 raise UnknownSession(session_id)
         return state
 
-    async def _must_load(self, session_id: str) -> WorkflowState:
+    async def _must_load(self, session_id: str) -> ConversationState:
         return await self._state(session_id)
 
     def _result(self, turn: Turn, *, resumed: bool = False) -> TurnResult:

@@ -1,4 +1,4 @@
-"""Workflows as data: the step models, the loader for `assets/workflows/*.yaml`, and value lookup.
+"""Workflows as data: the step models, the loader for `assets/flows/*.yaml`, and value lookup.
 
 A flow is read once at start-up and validated: an unknown step kind, a `goto` to a missing step
 or a tool the registry does not know fails loudly then, not in front of a customer.
@@ -14,9 +14,9 @@ from pydantic import BaseModel, Field, model_validator
 
 from actions.models import IdentityLevel
 from actions.paths import ASSETS_DIR
-from dialogue.state import IntentFrame, WorkflowState
+from dialogue.state import ConversationState, IntentFrame
 
-WORKFLOWS_DIR = ASSETS_DIR / "workflows"
+FLOWS_DIR = ASSETS_DIR / "flows"
 
 
 class Condition(BaseModel):
@@ -109,7 +109,7 @@ class Flow(BaseModel):
         return {s.call or s.confirm for s in self.steps if s.call or s.confirm}
 
 
-def load_flows(directory: Path = WORKFLOWS_DIR) -> dict[str, Flow]:
+def load_flows(directory: Path = FLOWS_DIR) -> dict[str, Flow]:
     flows: dict[str, Flow] = {}
     for path in sorted(directory.glob("*.yaml")):
         try:
@@ -120,7 +120,7 @@ def load_flows(directory: Path = WORKFLOWS_DIR) -> dict[str, Flow]:
     return flows
 
 
-def lookup(path: str, frame: IntentFrame, state: WorkflowState) -> Any:
+def lookup(path: str, frame: IntentFrame, state: ConversationState) -> Any:
     """Resolve `$slot`, `$slot.field`, `$data.key.field`, `$identity.user_id`, or a bare data path."""
     if path.startswith("$"):
         path = path[1:]
@@ -134,7 +134,7 @@ def lookup(path: str, frame: IntentFrame, state: WorkflowState) -> Any:
     return _dig(frame.data, path)
 
 
-def resolve_args(args: dict[str, Any], frame: IntentFrame, state: WorkflowState) -> dict[str, Any]:
+def resolve_args(args: dict[str, Any], frame: IntentFrame, state: ConversationState) -> dict[str, Any]:
     out = {}
     for key, raw in args.items():
         value = lookup(raw, frame, state) if isinstance(raw, str) and raw.startswith("$") else raw

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dialogue.api import HandoffSummary
 from dialogue.flows import Flow
-from dialogue.state import WorkflowState
+from dialogue.state import ConversationState
 from dialogue.store import TranscriptEntry
 
 NEXT_STEPS = {
@@ -23,7 +23,7 @@ NEXT_STEPS = {
 
 
 def build_summary(
-    state: WorkflowState, transcript: list[TranscriptEntry], reason: str, flows: dict[str, Flow]
+    state: ConversationState, transcript: list[TranscriptEntry], reason: str, flows: dict[str, Flow]
 ) -> HandoffSummary:
     ident = state.identity
     intents = [f.intent for f in state.intents]
@@ -84,7 +84,7 @@ def build_summary(
     )
 
 
-def _issue(state: WorkflowState, intents: list[str], open_requests: list[str], reason: str) -> str:
+def _issue(state: ConversationState, intents: list[str], open_requests: list[str], reason: str) -> str:
     who = state.identity.user_id or "an unverified customer"
     parts = [f"{who} ({state.channel}, {state.language})"]
     if intents:

@@ -102,7 +102,7 @@ class ActionRecord(BaseModel):
     at: datetime = Field(default_factory=utcnow)
 
 
-class WorkflowState(BaseModel):
+class ConversationState(BaseModel):
     session_id: str
     channel: Channel = "chat"
     language: str = "en"

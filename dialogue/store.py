@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from actions.db import BatchedInserts, Database, metadata
 from actions.models import utcnow
-from dialogue.state import WorkflowState
+from dialogue.state import ConversationState
 
 sessions = Table(
     "dialogue_sessions",
@@ -107,10 +107,10 @@ class SessionStore:
                 await conn.run_sync(lambda sync_conn, t=table: t.create(sync_conn, checkfirst=True))
             await conn.run_sync(_add_revision_column)
 
-    async def load(self, session_id: str) -> WorkflowState | None:
+    async def load(self, session_id: str) -> ConversationState | None:
         async with self.db.read() as conn:
             row = (await conn.execute(_LOAD, {"b_session_id": session_id})).first()
-        return WorkflowState.model_validate(row.state) if row else None
+        return ConversationState.model_validate(row.state) if row else None
 
     async def exists(self, session_id: str) -> bool:
         async with self.db.read() as conn:
@@ -118,7 +118,7 @@ class SessionStore:
 
     async def save(
         self,
-        state: WorkflowState,
+        state: ConversationState,
         *,
         previous_revision: int | None,
         transcript: list[TranscriptEntry] = (),
@@ -197,7 +197,7 @@ class SessionStore:
 
     async def list_by(
         self, *, mode: str | None = None, outcome: str | None = None, limit: int = 200
-    ) -> list[WorkflowState]:
+    ) -> list[ConversationState]:
         stmt = select(sessions.c.state).order_by(sessions.c.updated_at.desc()).limit(limit)
         if mode:
             stmt = stmt.where(sessions.c.mode == mode)
@@ -205,7 +205,7 @@ class SessionStore:
             stmt = stmt.where(sessions.c.outcome == outcome)
         async with self.db.read() as conn:
             rows = (await conn.execute(stmt)).all()
-        return [WorkflowState.model_validate(r.state) for r in rows]
+        return [ConversationState.model_validate(r.state) for r in rows]
 
 
 def _add_revision_column(sync_conn) -> None:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from actions.models import Actor, CallContext, ToolResult
 from dialogue.api import BotMessage, CustomerInput, HandoffSummary
-from dialogue.state import Choice, WorkflowState
+from dialogue.state import Choice, ConversationState
 from dialogue.store import TrajectoryEvent, TranscriptEntry
 from dialogue.understanding.models import Understanding
 
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 @dataclass
 class Turn:
     engine: DialogueEngine
-    state: WorkflowState
+    state: ConversationState
     inp: CustomerInput = field(default_factory=CustomerInput)
     u: Understanding | None = None
     messages: list[BotMessage] = field(default_factory=list)

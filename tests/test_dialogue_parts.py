@@ -58,7 +58,7 @@ def test_workflows_are_data_and_use_known_tools(backoffice):
     assert {"cancel_order", "return_items", "exchange_items", "modify_order_items"} <= set(flows)
     for flow in flows.values():
         assert flow.tools() <= known, flow.name
-    raw = yaml.safe_load((ASSETS_DIR / "workflows" / "cancel_order.yaml").read_text())
+    raw = yaml.safe_load((ASSETS_DIR / "flows" / "cancel_order.yaml").read_text())
     assert Flow.model_validate(raw).steps[-1].confirm == "cancel_pending_order"
 
 

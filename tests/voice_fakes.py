@@ -19,7 +19,7 @@ from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import JSONResponse
 
 from dialogue.api import BotMessage, CustomerInput, HandoffSummary, TurnResult
-from dialogue.state import Choice, WorkflowState
+from dialogue.state import Choice, ConversationState
 
 GREETING = "Hello, thanks for calling. What can I do for you today?"
 LONG_STORY = (
@@ -43,8 +43,8 @@ class ScriptedDialogue:
     ended: list[tuple[str, str]] = field(default_factory=list)
     sessions: int = 0
 
-    def _state(self, session_id: str, language: str) -> WorkflowState:
-        return WorkflowState(session_id=session_id, channel="voice", language=language)
+    def _state(self, session_id: str, language: str) -> ConversationState:
+        return ConversationState(session_id=session_id, channel="voice", language=language)
 
     def _result(self, session_id: str, *messages: BotMessage, **kwargs: Any) -> TurnResult:
         language = messages[-1].language if messages else "en"
@@ -93,7 +93,7 @@ class ScriptedDialogue:
         choices = [Choice(label=label, value=label.lower()) for label in labels]
         return self._result(session_id, BotMessage(text="I can help with orders.", choices=choices))
 
-    async def end(self, session_id: str, reason: str = "customer_left") -> WorkflowState | None:
+    async def end(self, session_id: str, reason: str = "customer_left") -> ConversationState | None:
         self.ended.append((session_id, reason))
         return self._state(session_id, "en")
 
