@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from dialogue.api import HandoffSummary
-from dialogue.flows import Flow
 from dialogue.state import ConversationState
 from dialogue.store import TranscriptEntry
 
@@ -23,8 +25,9 @@ NEXT_STEPS = {
 
 
 def build_summary(
-    state: ConversationState, transcript: list[TranscriptEntry], reason: str, flows: dict[str, Flow]
+    state: ConversationState, transcript: list[TranscriptEntry], reason: str, flows: Mapping[str, Any]
 ) -> HandoffSummary:
+    """The summary of `state`; `flows` (name -> flow) give the policy references of its requests."""
     ident = state.identity
     intents = [f.intent for f in state.intents]
     slots: dict = {}

@@ -29,10 +29,13 @@ class Responses:
         self.default = default
 
     @classmethod
-    def load(cls, directory: Path = RESPONSES_DIR) -> Responses:
-        texts = {}
-        for path in sorted(directory.glob("*.yaml")):
-            texts[path.stem] = {k: str(v) for k, v in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).items()}
+    def load(cls, directory: Path = RESPONSES_DIR, *, extra: list[Path] | None = None) -> Responses:
+        """The texts in `directory`, with those of each `extra` folder (a domain pack's) added or replacing them."""
+        texts: dict[str, dict[str, str]] = {}
+        for folder in [directory, *(extra or [])]:
+            for path in sorted(folder.glob("*.yaml")):
+                loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+                texts.setdefault(path.stem, {}).update({k: str(v) for k, v in loaded.items()})
         if "en" not in texts:
             raise ValueError(f"no English responses in {directory}")
         return cls(texts)

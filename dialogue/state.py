@@ -1,4 +1,4 @@
-"""The workflow state: one pydantic model per conversation, persisted after every turn.
+"""The conversation state: one pydantic model per conversation, persisted after every turn.
 
 It holds everything a person taking over would need and everything a resume needs: who the
 customer is and how sure we are, the stack of requests, the slots with where they came from,
@@ -34,16 +34,32 @@ class Slot(BaseModel):
 
 
 class IntentFrame(BaseModel):
-    """One request of the customer, with the slots collected for it and where its flow stands."""
+    """One request of the customer: the flow running for it, its slots, and its working memory.
 
-    intent: str
+    The working memory is typed: the records the flow's `call` steps saved (by their `save` name)
+    with their versions, the opening words the request came with, what was offered for the slot
+    being asked, lists still open, partly given values, values prepared for read-backs, and a
+    space the domain pack owns. None of it is sent to clients (see `WORKING_MEMORY`).
+    """
+
+    intent: str  # the flow's name: the request as understanding named it
     status: IntentStatus = "active"
     step: str | None = None
     slots: dict[str, Slot] = Field(default_factory=dict)
     started_turn: int = 0
     note: str | None = None
-    # Records read for this request (the order in focus, a product's variants) and collection progress.
-    data: dict[str, Any] = Field(default_factory=dict)
+
+    started: bool = False  # the flow's opening was read for values ("cancel #W1, ordered by mistake")
+    request_text: str | None = None  # the words the request came with
+    reread: list[str] = Field(default_factory=list)  # collect steps the opening words were read again for
+    records: dict[str, Any] = Field(default_factory=dict)  # what `call` steps saved, by `save` name
+    versions: dict[str, int | None] = Field(default_factory=dict)  # their versions, for guarded writes
+    offered: list[str] = Field(default_factory=list)  # the values offered for the slot being asked
+    open_lists: list[str] = Field(default_factory=list)  # list slots the customer has not closed yet
+    shortlist: list[str] = Field(default_factory=list)  # values the customer's words narrowed the slot to
+    partial: dict[str, dict[str, str]] = Field(default_factory=dict)  # parts of a slot given so far
+    template: dict[str, Any] = Field(default_factory=dict)  # values prepared for read-backs and outcomes
+    domain: dict[str, Any] = Field(default_factory=dict)  # the domain pack's own memory for this request
 
     def value(self, name: str, default: Any = None) -> Any:
         slot = self.slots.get(name)
@@ -58,6 +74,9 @@ class Identity(BaseModel):
     verified_turn: int | None = None
     failed_attempts: int = 0
     phone_hint: str | None = None  # the caller's number: a hint to look up, never proof
+    partial: dict[str, str] = Field(default_factory=dict)  # name or zip given so far, before the look-up
+    code_sent: bool = False  # a one-time code is on its way
+    locked: bool = False  # too many wrong codes: the account is locked
 
 
 class PendingConfirmation(BaseModel):
@@ -132,7 +151,7 @@ class ConversationState(BaseModel):
     expects: str | None = None
     choices: list[Choice] = Field(default_factory=list)
     last_prompt: str | None = None
-    context: dict[str, Any] = Field(default_factory=dict)
+    offer_reason: str | None = None  # why help (a callback, a person) was last offered
 
     @computed_field
     @property
@@ -161,3 +180,15 @@ class ConversationState(BaseModel):
     @property
     def open_intents(self) -> list[IntentFrame]:
         return [f for f in self.intents if f.status in ("active", "paused")]
+
+
+# What stays on the server when the state is shown to clients: the requests' working memory.
+WORKING_MEMORY: dict[str, Any] = {
+    "intents": {
+        "__all__": {
+            "started", "request_text", "reread", "records", "versions", "offered", "open_lists", "shortlist",
+            "partial", "template", "domain",
+        }
+    },
+    "identity": {"partial", "code_sent", "locked"},
+}  # fmt: skip

@@ -1,4 +1,4 @@
-"""The pieces around the engine: response texts, workflows as data, masking, the trajectory."""
+"""The pieces around the engine: response texts, flows as data, masking, the trajectory."""
 
 from __future__ import annotations
 
@@ -6,17 +6,15 @@ import re
 from pathlib import Path
 
 import pytest
-import yaml
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from actions.paths import ASSETS_DIR
-from dialogue.flows import Flow, load_flows
+from dialogue.domains.retail import FLOWS_DIR, build_pack
+from dialogue.kernel.flow import FlowError, load_flows
 from dialogue.redact import redact
 from dialogue.responses import Responses
 from dialogue.trajectory import export_spans, to_json
-from dialogue.understanding.models import INTENTS
 from tests import retail_reference as ref
 from tests.dialogue_support import Chat, make_engine
 
@@ -30,17 +28,12 @@ def test_every_response_exists_in_every_language():
         assert set(responses.texts[lang]) == english, f"{lang} differs: {set(responses.texts[lang]) ^ english}"
 
 
-def test_every_response_key_the_code_and_workflows_use_exists():
+def test_every_response_key_the_code_uses_exists():
+    # The keys flows and repair flows name are checked when the engine starts (dialogue.kernel.validate).
     responses = Responses.load()
     used = set()
-    for path in Path("dialogue").glob("*.py"):
+    for path in Path("dialogue").rglob("*.py"):
         used |= set(KEY_USE.findall(path.read_text()))
-    for flow in load_flows().values():
-        for step in flow.steps:
-            used |= {k for k in (step.ask, step.readback, step.success, step.say) if k}
-            if step.otherwise and step.otherwise.say:
-                used.add(step.otherwise.say)
-    used |= {f"intent_{i}" for i in INTENTS}
     missing = sorted(k for k in used if k not in responses.texts["en"])
     assert not missing, missing
 
@@ -52,27 +45,22 @@ def test_responses_are_speakable():
             assert not re.search(r"[*_`#\[\]<>{}]", bare), f"{lang}:{key} has markup"
 
 
-def test_workflows_are_data_and_use_known_tools(backoffice):
-    flows = load_flows()
+def test_flows_are_data_and_use_known_tools(backoffice):
+    flows = build_pack().flows
     known = {t.name for t in backoffice.registry}
     assert {"cancel_order", "return_items", "exchange_items", "modify_order_items"} <= set(flows)
     for flow in flows.values():
         assert flow.tools() <= known, flow.name
-    raw = yaml.safe_load((ASSETS_DIR / "flows" / "cancel_order.yaml").read_text())
-    assert Flow.model_validate(raw).steps[-1].confirm == "cancel_pending_order"
+    assert load_flows([FLOWS_DIR])["cancel_order"].steps[-1].confirm == "cancel_pending_order"
 
 
-def test_a_workflow_with_a_bad_jump_is_refused():
-    with pytest.raises(ValueError, match="unknown step"):
-        Flow.model_validate(
-            {
-                "name": "x",
-                "steps": [
-                    {"id": "a", "say": "hi", "otherwise": {"goto": "nowhere"}},
-                    {"id": "b", "require": {"path": "p", "equals": 1}, "otherwise": {"goto": "missing"}},
-                ],
-            }
-        )
+def test_a_flow_with_a_bad_jump_is_refused_with_its_file_and_line(tmp_path):
+    (tmp_path / "broken.yaml").write_text(
+        "name: broken\nsteps:\n  - id: a\n    say: hi\n"
+        "  - id: b\n    require: {path: p, equals: 1}\n    otherwise: {goto: missing}\n"
+    )
+    with pytest.raises(FlowError, match=r"broken\.yaml:5: .*unknown step 'missing'"):
+        load_flows([tmp_path])
 
 
 def test_card_numbers_and_codes_are_masked():

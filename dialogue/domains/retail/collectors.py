@@ -1,17 +1,15 @@
-"""Slot collectors: how each kind of slot is asked for, offered as choices, and accepted.
+"""The retail slot collectors: orders, cancel reasons, items of an order, the variant each becomes,
+payment methods, addresses, products, subscription plans, callback times.
 
-A collector reads only typed understanding (entities, acts, a picked choice, DTMF digits) and the
-customer's own records; it never decides what the business allows, it only gathers the values a
+A collector reads only the turn's typed evidence (entities, acts, a quick reply, keypad digits) and
+the customer's own records; it never decides what the business allows, it only gathers the values a
 governed tool will check again.
 """
 
 from __future__ import annotations
 
-from enum import Enum
-from typing import Any
-
-from dialogue import records
-from dialogue.describe import (
+from dialogue.domains.retail import records
+from dialogue.domains.retail.describe import (
     address_text,
     item_label,
     money,
@@ -19,74 +17,26 @@ from dialogue.describe import (
     order_label,
     payment_label,
 )
-from dialogue.flows import Step
-from dialogue.state import Choice, IntentFrame, Slot
-from dialogue.turn import Turn
+from dialogue.kernel.collectors import Accepted, Collector, set_slot
+from dialogue.kernel.context import TurnContext as Turn
+from dialogue.kernel.steps.collect import CollectStep as Step
+from dialogue.state import Choice, IntentFrame
 from dialogue.understanding.models import Act
 
 DONE = "__done__"
-CHOICE_CONFIDENCE = 0.6
 DEFAULT_ADDRESS = "__default_address__"
 
 
-class Accepted(Enum):
-    nothing = "nothing"  # the input said nothing about this slot
-    filled = "filled"  # the slot now has its value
-    progress = "progress"  # part of it was given (an item of a list, part of an address)
-    rejected = "rejected"  # it was about this slot but not acceptable; the customer has been told why
-
-
-def set_slot(
-    turn: Turn, frame: IntentFrame, name: str, value: Any, *, confidence: float = 1.0, source: str = "customer"
-) -> None:
-    frame.slots[name] = Slot(name=name, value=value, source_turn=turn.state.turn, confidence=confidence, source=source)
-    turn.event("decision", "fill_slot", {"intent": frame.intent, "slot": name, "value": value, "source": source})
-
-
-def picked(turn: Turn, allowed: set[str] | None = None, *, words: bool = True) -> str | None:
-    """The value of a quick reply: clicked in chat, or resolved from words like "the second one".
-
-    With `allowed`, only a value among those counts: a choice made for an earlier question is
-    not an answer to this one.
-    """
-    if turn.inp.choice and (allowed is None or turn.inp.choice in allowed):
-        return turn.inp.choice
-    if turn.u is None or not words:
-        return None
-    # Words resolved to a quick reply count only when the match is clear and unambiguous.
-    matches = [
-        e
-        for e in turn.u.all("choice")
-        if e.confidence >= CHOICE_CONFIDENCE and (allowed is None or str(e.value) in allowed)
-    ]
-    if not matches:
-        return None
-    best = max(matches, key=lambda e: e.confidence)
-    rivals = {str(e.value) for e in matches if e.confidence >= best.confidence - 0.05}
-    return str(best.value) if len(rivals) == 1 else None
-
-
 def acts(turn: Turn) -> set[Act]:
-    return set(turn.u.acts) if turn.u else set()
+    return set(turn.evidence.acts)
 
 
-class Collector:
-    slot: str = ""
-
-    def done(self, frame: IntentFrame, step: Step) -> bool:
-        return frame.value(step.collect) not in (None, "", [])
-
-    async def prompt(self, turn: Turn, frame: IntentFrame, step: Step, *, prefix: str | None = None) -> bool:
-        """Ask for the slot. False when it cannot be collected at all (the customer has been told why)."""
-        turn.ask(step.ask or f"ask_{step.collect}", expects=step.collect, prefix=prefix)
-        return True
-
-    async def accept(self, turn: Turn, frame: IntentFrame, step: Step, *, quiet: bool = False) -> Accepted:
-        return Accepted.nothing
-
-    async def autofill(self, turn: Turn, frame: IntentFrame, step: Step) -> bool:
-        """Fill the slot without asking when there is only one possible value (the read-back confirms it)."""
-        return False
+def _mark_open(frame: IntentFrame, slot: str, still_open: bool) -> None:
+    """Whether the customer may still add to the list slot (it is done once they close it)."""
+    if still_open and slot not in frame.open_lists:
+        frame.open_lists.append(slot)
+    elif not still_open and slot in frame.open_lists:
+        frame.open_lists.remove(slot)
 
 
 # ---------------------------------------------------------------------- orders
@@ -107,7 +57,7 @@ class OrderCollector(Collector):
             turn.say("no_matching_orders", status=" / ".join(statuses) or "")
             return False
         choices = [Choice(label=order_label(o, turn.language), value=o["order_id"]) for o in candidates[:10]]
-        frame.data["offered_orders"] = [c.value for c in choices]
+        frame.offered = [c.value for c in choices]
         if len(candidates) == 1:
             turn.ask(
                 "ask_order_one",
@@ -123,20 +73,20 @@ class OrderCollector(Collector):
         return True
 
     async def accept(self, turn, frame, step, *, quiet=False) -> Accepted:
-        offered = frame.data.get("offered_orders") or []
-        value = turn.inp.choice if turn.inp.choice in offered else None
+        offered = frame.offered
+        value = turn.evidence.choice if turn.evidence.choice in offered else None
         if value is None and turn.u is not None:
-            ent = turn.u.first("order_id")
+            ent = turn.evidence.first("order_id")
             value = ent.value if ent else None
         if value is None:
-            value = picked(turn, set(offered) | set((turn.cache.get("orders") or {}).keys()))
-        if value is None and turn.inp.dtmf and 5 <= len(turn.inp.dtmf.strip("#*")) <= 10:
-            value = "#W" + turn.inp.dtmf.strip("#*")
+            value = turn.evidence.picked(set(offered) | set((turn.cache.get("orders") or {}).keys()))
+        if value is None and turn.evidence.dtmf and 5 <= len(turn.evidence.dtmf.strip("#*")) <= 10:
+            value = "#W" + turn.evidence.dtmf.strip("#*")
         if value is None and Act.affirm in acts(turn) and len(offered) == 1 and turn.state.expects == "order_id":
             value = offered[0]
         if value is None and turn.u is not None and turn.state.expects == "order_id":
             # "the one with the office chair": the order among those offered that holds that item.
-            item_ids = {str(e.value) for e in turn.u.all("item")}
+            item_ids = {str(e.value) for e in turn.evidence.all("item")}
             orders = turn.cache.get("orders") or {}
             holding = [
                 oid for oid in offered if item_ids & {i["item_id"] for i in orders.get(oid, {}).get("items", [])}
@@ -173,14 +123,15 @@ class CancelReasonCollector(Collector):
         return True
 
     async def accept(self, turn, frame, step, *, quiet=False) -> Accepted:
-        value = picked(turn, set(self.REASONS))
+        value = turn.evidence.picked(set(self.REASONS))
         if value not in self.REASONS and turn.u is not None:
-            ent = turn.u.first("cancel_reason")
+            ent = turn.evidence.first("cancel_reason")
             value = ent.value if ent else None
         if value in self.REASONS:
             set_slot(turn, frame, step.collect, value)
             return Accepted.filled
-        if not quiet and turn.state.expects == step.collect and turn.u and turn.u.text.strip() and not turn.u.intent:
+        ev = turn.evidence
+        if not quiet and turn.state.expects == step.collect and turn.u and ev.said_something and not ev.has_request:
             turn.say("cancel_reason_not_allowed")
             return Accepted.rejected
         return Accepted.nothing
@@ -190,7 +141,7 @@ class CancelReasonCollector(Collector):
 
 
 def _order_lines(frame: IntentFrame) -> list[dict]:
-    return list((frame.data.get("order") or {}).get("items", []))
+    return list((frame.records.get("order") or {}).get("items", []))
 
 
 class ItemsCollector(Collector):
@@ -199,7 +150,7 @@ class ItemsCollector(Collector):
     slot = "item_ids"
 
     def done(self, frame, step) -> bool:
-        return bool(frame.value(step.collect)) and not frame.data.get(f"{step.collect}_open")
+        return bool(frame.value(step.collect)) and step.collect not in frame.open_lists
 
     def _remaining(self, frame: IntentFrame, step: Step) -> list[dict]:
         chosen = list(frame.value(step.collect) or [])
@@ -233,14 +184,14 @@ class ItemsCollector(Collector):
     async def accept(self, turn, frame, step, *, quiet=False) -> Accepted:
         so_far = list(frame.value(step.collect) or [])
         remaining = self._remaining(frame, step)
-        value = picked(turn, {r["item_id"] for r in remaining} | {DONE})
+        value = turn.evidence.picked({r["item_id"] for r in remaining} | {DONE})
         wanted: list[str] = []
         if value == DONE:
             return self._close(turn, frame, step, so_far, quiet)
         if value:
             wanted.append(value)
         elif turn.u is not None:
-            wanted.extend(str(e.value) for e in turn.u.all("item"))
+            wanted.extend(str(e.value) for e in turn.evidence.all("item"))
         added = []
         for item_id in wanted:
             line = next((r for r in remaining if r["item_id"] == item_id), None)
@@ -250,8 +201,9 @@ class ItemsCollector(Collector):
         if added:
             so_far.extend(added)
             set_slot(turn, frame, step.collect, so_far)
-            frame.data[f"{step.collect}_open"] = bool(remaining) and step.params.get("complete_reminder", True)
-            return Accepted.filled if not frame.data[f"{step.collect}_open"] else Accepted.progress
+            still_open = bool(remaining) and step.params.get("complete_reminder", True)
+            _mark_open(frame, step.collect, still_open)
+            return Accepted.progress if still_open else Accepted.filled
         if acts(turn) & {Act.done, Act.deny} and turn.state.expects == step.collect:
             return self._close(turn, frame, step, so_far, quiet)
         if wanted and not quiet:
@@ -264,7 +216,7 @@ class ItemsCollector(Collector):
         if len(lines) != 1 or frame.value(step.collect):
             return False
         set_slot(turn, frame, step.collect, [lines[0]["item_id"]], source="default")
-        frame.data[f"{step.collect}_open"] = False
+        _mark_open(frame, step.collect, False)
         turn.say("only_item", item=item_label(lines[0]))
         return True
 
@@ -273,7 +225,7 @@ class ItemsCollector(Collector):
             if not quiet:
                 turn.say("need_one_item")
             return Accepted.rejected
-        frame.data[f"{step.collect}_open"] = False
+        _mark_open(frame, step.collect, False)
         turn.event("decision", "list_complete", {"slot": step.collect, "items": so_far})
         return Accepted.filled
 
@@ -312,7 +264,7 @@ class NewItemsCollector(Collector):
         if line is None:
             return True
         options = [v for v in await self.candidates(turn, frame, step) if v["available"]]
-        narrowed = frame.data.get("variant_shortlist")
+        narrowed = frame.shortlist
         if narrowed:
             options = [v for v in options if v["item_id"] in narrowed] or options
         if not options:
@@ -333,7 +285,7 @@ class NewItemsCollector(Collector):
             return Accepted.nothing
         candidates = await self.candidates(turn, frame, step)
         by_id = {v["item_id"]: v for v in candidates}
-        choice = picked(turn, set(by_id))
+        choice = turn.evidence.picked(set(by_id))
         chosen = by_id.get(choice) if choice else None
         if chosen is None and turn.u is not None:
             chosen, verdict = self._from_words(turn, frame, candidates, by_id, quiet)
@@ -346,7 +298,7 @@ class NewItemsCollector(Collector):
                 turn.say("variant_unavailable", options=options_text(chosen["options"]))
             return Accepted.rejected
         new_ids = [*(frame.value(step.collect) or []), chosen["item_id"]]
-        frame.data.pop("variant_shortlist", None)
+        frame.shortlist = []
         set_slot(turn, frame, step.collect, new_ids)
         return Accepted.filled if self.done(frame, step) else Accepted.progress
 
@@ -354,7 +306,7 @@ class NewItemsCollector(Collector):
         self, turn: Turn, frame: IntentFrame, candidates: list[dict], by_id: dict[str, dict], quiet: bool
     ) -> tuple[dict | None, Accepted | None]:
         """A variant described in words: a confident variant match, else the options named."""
-        variants = [e for e in turn.u.all("variant") if e.value in by_id and e.confidence >= 0.5]
+        variants = [e for e in turn.evidence.all("variant") if e.value in by_id and e.confidence >= 0.5]
         if variants:
             best = max(variants, key=lambda e: e.confidence)
             close = [e for e in variants if e.confidence >= best.confidence - 0.05]
@@ -362,7 +314,7 @@ class NewItemsCollector(Collector):
                 return by_id[best.value], None
         wanted = [
             (str(e.value.get("name", "")).lower(), str(e.value.get("value", "")).lower())
-            for e in turn.u.all("option")
+            for e in turn.evidence.all("option")
             if isinstance(e.value, dict)
         ]
         if not wanted:
@@ -377,7 +329,7 @@ class NewItemsCollector(Collector):
         if len(available) == 1:
             return available[0], None
         if len(available) > 1:
-            frame.data["variant_shortlist"] = [v["item_id"] for v in available]
+            frame.shortlist = [v["item_id"] for v in available]
             if not quiet:
                 turn.say("several_variants_match")
             return None, Accepted.rejected
@@ -386,7 +338,7 @@ class NewItemsCollector(Collector):
         ranked = sorted((v for v in candidates if v["available"]), key=score, reverse=True)
         top = [v for v in ranked if score(v) == score(ranked[0])] if ranked else []
         if top:
-            frame.data["variant_shortlist"] = [v["item_id"] for v in top]
+            frame.shortlist = [v["item_id"] for v in top]
         if not quiet:
             if not exact:
                 turn.say("no_exact_variant", wanted=", ".join(value for _, value in wanted))
@@ -401,7 +353,7 @@ class PaymentCollector(Collector):
 
     async def candidates(self, turn: Turn, frame: IntentFrame, step: Step) -> list[dict]:
         methods = records.payment_methods(await records.user(turn))
-        order = frame.data.get("order") or {}
+        order = frame.records.get("order") or {}
         history = order.get("payment_history", [])
         original = next((p["payment_method_id"] for p in history if p["transaction_type"] == "payment"), None)
         purpose = step.params.get("purpose")
@@ -423,9 +375,9 @@ class PaymentCollector(Collector):
     async def accept(self, turn, frame, step, *, quiet=False) -> Accepted:
         methods = await self.candidates(turn, frame, step)
         by_id = {m["id"]: m for m in methods}
-        value = turn.inp.choice if turn.inp.choice in by_id else None
+        value = turn.evidence.choice if turn.evidence.choice in by_id else None
         if value is None and turn.u is not None:
-            ent = turn.u.first("payment_method")
+            ent = turn.evidence.first("payment_method")
             if ent is not None:
                 if isinstance(ent.value, str):
                     value = ent.value
@@ -448,7 +400,7 @@ class PaymentCollector(Collector):
                             turn.say("which_of_these_methods")
                         return Accepted.rejected
         if value is None:
-            value = picked(turn, set(by_id))
+            value = turn.evidence.picked(set(by_id))
         if value is None:
             return Accepted.nothing
         if value not in by_id:
@@ -472,11 +424,11 @@ REQUIRED_ADDRESS = ("address1", "city", "state", "zip")
 class AddressCollector(Collector):
     slot = "address"
 
-    def _partial(self, frame: IntentFrame) -> dict[str, str]:
-        return frame.data.setdefault("address_partial", {})
+    def _partial(self, frame: IntentFrame, step: Step) -> dict[str, str]:
+        return frame.partial.setdefault(step.collect, {})
 
     async def prompt(self, turn, frame, step, *, prefix=None) -> bool:
-        partial = self._partial(frame)
+        partial = self._partial(frame, step)
         missing = [f for f in REQUIRED_ADDRESS if not partial.get(f)]
         if partial and missing:
             names = ", ".join(turn.text(f"field_{f}") for f in missing)
@@ -485,7 +437,7 @@ class AddressCollector(Collector):
             )
             return True
         choices = []
-        if step.params.get("offer_default", frame.intent == "modify_order_address"):
+        if step.params.get("offer_default", False):
             profile = await records.user(turn)
             if profile:
                 choices.append(
@@ -498,19 +450,19 @@ class AddressCollector(Collector):
         return True
 
     async def accept(self, turn, frame, step, *, quiet=False) -> Accepted:
-        partial = self._partial(frame)
-        if picked(turn, {DEFAULT_ADDRESS}, words=False) == DEFAULT_ADDRESS:
+        partial = self._partial(frame, step)
+        if turn.evidence.picked({DEFAULT_ADDRESS}, words=False) == DEFAULT_ADDRESS:
             profile = await records.user(turn)
             if profile:
                 partial.clear()
                 partial.update(profile["address"])
         elif turn.u is not None:
             got = False
-            for ent in turn.u.all("address"):
+            for ent in turn.evidence.all("address"):
                 if isinstance(ent.value, dict):
                     partial.update({k: str(v) for k, v in ent.value.items() if v})
                     got = True
-            zip_ent = turn.u.first("zip")
+            zip_ent = turn.evidence.first("zip")
             if zip_ent and (got or turn.state.expects == "address"):
                 partial["zip"] = str(zip_ent.value)
                 got = True
@@ -539,13 +491,13 @@ class ProductCollector(Collector):
     slot = "product_id"
 
     async def accept(self, turn, frame, step, *, quiet=False) -> Accepted:
-        value = picked(turn)
+        value = turn.evidence.picked()
         if value is None and turn.u is not None:
-            ent = turn.u.first("product")
+            ent = turn.evidence.first("product")
             value = ent.value if ent else None
         if value is None and turn.u is not None:
             # "the keyboard" on one of the customer's orders names a product too.
-            ent = turn.u.first("item")
+            ent = turn.evidence.first("item")
             if ent is not None:
                 for order in (turn.cache.get("orders") or {}).values():
                     for line in order.get("items", []):
@@ -557,47 +509,6 @@ class ProductCollector(Collector):
         return Accepted.filled
 
 
-# ---------------------------------------------------------------------- choices from a list
-
-
-class ChoiceCollector(Collector):
-    """A slot whose values are a fixed list given in the step's params: `options: {value: label_key}`."""
-
-    def recognises(self, turn: Turn, step: Step) -> bool:
-        """Whether the words plainly answer this question (a listed keyword or a clear match of a choice)."""
-        allowed = {c.value for c in self._choices(turn, step)}
-        if picked(turn, allowed) is not None or turn.u is None:
-            return picked(turn, allowed) is not None
-        words = set(turn.u.normalized.split())
-        return any(words & set(keys) for keys in step.params.get("keywords", {}).values())
-
-    def _choices(self, turn: Turn, step: Step) -> list[Choice]:
-        return [Choice(label=turn.text(label), value=value) for value, label in step.params.get("options", {}).items()]
-
-    async def prompt(self, turn, frame, step, *, prefix=None) -> bool:
-        turn.ask(
-            step.ask or f"ask_{step.collect}", expects=step.collect, choices=self._choices(turn, step), prefix=prefix
-        )
-        return True
-
-    async def accept(self, turn, frame, step, *, quiet=False) -> Accepted:
-        allowed = {c.value for c in self._choices(turn, step)}
-        value = picked(turn, allowed)
-        if value not in allowed and turn.u is not None:
-            for ent in turn.u.entities:
-                if str(ent.value) in allowed:
-                    value = str(ent.value)
-                    break
-        if value not in allowed and turn.u is not None:
-            words = set(turn.u.normalized.split())
-            hits = [v for v, keys in step.params.get("keywords", {}).items() if words & set(keys)]
-            value = hits[0] if len(hits) == 1 else None
-        if value in allowed:
-            set_slot(turn, frame, step.collect, value)
-            return Accepted.filled
-        return Accepted.nothing
-
-
 # ---------------------------------------------------------------------- subscription plans
 
 
@@ -607,13 +518,13 @@ class PlanCollector(Collector):
     slot = "plan_id"
 
     async def candidates(self, turn: Turn, frame: IntentFrame, step: Step) -> list[dict]:
-        plans = frame.data.get("_plans")
+        plans = frame.domain.get("plans")
         if plans is None:
             result = await turn.tool("list_plans", {})
             plans = (result.output or {}).get("plans", []) if result.ok else []
-            frame.data["_plans"] = plans
-            turn.engine.cache["plan_ids"] = [p["plan_id"] for p in plans]
-        current = (frame.data.get("subscription") or {}).get("plan") or {}
+            frame.domain["plans"] = plans
+            turn.shared["plan_ids"] = [p["plan_id"] for p in plans]
+        current = (frame.records.get("subscription") or {}).get("plan") or {}
         price = current.get("monthly_price", 0.0)
         direction = step.params.get("direction")
         return [
@@ -638,18 +549,18 @@ class PlanCollector(Collector):
 
     async def accept(self, turn, frame, step, *, quiet=False) -> Accepted:
         plans = {p["plan_id"]: p for p in await self.candidates(turn, frame, step)}
-        value = turn.inp.choice if turn.inp.choice in plans else None
+        value = turn.evidence.choice if turn.evidence.choice in plans else None
         if value is None and turn.u is not None:
-            ent = turn.u.first("plan")
+            ent = turn.evidence.first("plan")
             value = str(ent.value) if ent and str(ent.value) in plans else None
             if value is None and len(plans) == 1 and Act.affirm in acts(turn):
                 value = next(iter(plans))
         if value is None:
-            value = picked(turn, set(plans))
+            value = turn.evidence.picked(set(plans))
         if value is None:
             return Accepted.nothing
-        current = (frame.data.get("subscription") or {}).get("plan") or {}
-        frame.data["_readback"] = {
+        current = (frame.records.get("subscription") or {}).get("plan") or {}
+        frame.template = {
             "from_plan": self._label(turn, current) if current else "",
             "to_plan": self._label(turn, plans[value]),
         }
@@ -664,11 +575,11 @@ class CallbackSlotCollector(Collector):
     slot = "slot_id"
 
     async def candidates(self, turn: Turn, frame: IntentFrame) -> list[dict]:
-        slots = frame.data.get("_slots")
+        slots = frame.domain.get("slots")
         if slots is None:
             result = await turn.tool("list_callback_slots", {"limit": 12})
             slots = (result.output or {}).get("slots", []) if result.ok else []
-            frame.data["_slots"] = slots
+            frame.domain["slots"] = slots
         return slots
 
     async def prompt(self, turn, frame, step, *, prefix=None) -> bool:
@@ -683,10 +594,10 @@ class CallbackSlotCollector(Collector):
     async def accept(self, turn, frame, step, *, quiet=False) -> Accepted:
         slots = await self.candidates(turn, frame)
         by_id = {s["slot_id"]: s for s in slots}
-        value = turn.inp.choice if turn.inp.choice in by_id else None
+        value = turn.evidence.choice if turn.evidence.choice in by_id else None
         if value is None and turn.u is not None:
-            date = turn.u.first("date")
-            time = turn.u.first("time")
+            date = turn.evidence.first("date")
+            time = turn.evidence.first("time")
             if date or time:
                 fits = [
                     s
@@ -697,7 +608,7 @@ class CallbackSlotCollector(Collector):
                 if len(fits) >= 1 and (time or len(fits) == 1):
                     value = fits[0]["slot_id"]
                 elif fits:
-                    frame.data["_slots"] = fits
+                    frame.domain["slots"] = fits
                     if not quiet:
                         turn.say("which_time_that_day")
                     return Accepted.rejected
@@ -705,32 +616,23 @@ class CallbackSlotCollector(Collector):
                     turn.say("no_slot_then")
                     return Accepted.rejected
         if value is None:
-            value = picked(turn, set(by_id))
+            value = turn.evidence.picked(set(by_id))
         if value is None:
             return Accepted.nothing
-        frame.data["_readback"] = {"time": by_id[value]["local_time"]}
+        frame.template = {"time": by_id[value]["local_time"]}
         set_slot(turn, frame, step.collect, value)
         return Accepted.filled
 
 
+# Named in the slot catalog (`assets/retail/slots.yaml`) and by steps' `collector:`.
 COLLECTORS: dict[str, Collector] = {
-    "order_id": OrderCollector(),
+    "order": OrderCollector(),
     "cancel_reason": CancelReasonCollector(),
-    "reason": CancelReasonCollector(),
-    "item_ids": ItemsCollector(),
-    "new_item_ids": NewItemsCollector(),
-    "payment_method_id": PaymentCollector(),
+    "items": ItemsCollector(),
+    "variants": NewItemsCollector(),
+    "payment_method": PaymentCollector(),
     "address": AddressCollector(),
-    "product_id": ProductCollector(),
-    "choice": ChoiceCollector(),
+    "product": ProductCollector(),
     "plan": PlanCollector(),
     "callback_slot": CallbackSlotCollector(),
 }
-
-
-def collector_for(step: Step) -> Collector:
-    name = step.collector or step.collect
-    try:
-        return COLLECTORS[name]
-    except KeyError:
-        raise ValueError(f"no collector named {name!r} (step {step.id!r})") from None

@@ -8,9 +8,9 @@ customer is never accepted as proof, and neither is the caller's phone number.
 from __future__ import annotations
 
 from actions.models import Actor, IdentityLevel
-from dialogue import records
-from dialogue.describe import mask_email
-from dialogue.turn import Turn
+from dialogue.domains.retail import records
+from dialogue.domains.retail.describe import mask_email
+from dialogue.kernel.context import TurnContext as Turn
 
 MAX_ATTEMPTS = 3
 
@@ -20,11 +20,24 @@ def _system_actor(turn: Turn) -> Actor:
     return Actor(kind="customer", identity_level=IdentityLevel.none, session_id=turn.state.session_id)
 
 
+class IdentityGate:
+    """The kernel's identity port for this domain (see `dialogue.kernel.runner.IdentityGate`)."""
+
+    async def accept(self, turn: Turn) -> bool | None:
+        return await accept(turn)
+
+    async def prompt(self, turn: Turn, level: IdentityLevel) -> bool:
+        return await prompt(turn, level)
+
+    def too_many_failures(self, turn: Turn) -> bool:
+        return too_many_failures(turn)
+
+
 async def prompt(turn: Turn, level: IdentityLevel, *, prefix: str | None = None) -> bool:
     """Ask for what is missing to reach `level`. False when identity cannot be established."""
     ident = turn.state.identity
     if not ident.level.at_least(IdentityLevel.basic):
-        partial = turn.state.context.get("identity_partial") or {}
+        partial = ident.partial
         if partial.get("first_name") and not partial.get("zip"):
             turn.ask("ask_zip_for_identity", expects="identity", prefix=prefix)
         elif partial.get("zip") and not partial.get("first_name"):
@@ -33,12 +46,12 @@ async def prompt(turn: Turn, level: IdentityLevel, *, prefix: str | None = None)
             turn.ask("ask_identity", expects="identity", prefix=prefix)
         return True
     if level is IdentityLevel.strong and not ident.level.at_least(IdentityLevel.strong):
-        if not turn.state.context.get("otp_sent"):
+        if not ident.code_sent:
             result = await turn.tool("send_one_time_code", {"user_id": ident.user_id, "channel": "email"})
             if not result.ok:
                 turn.say("otp_send_failed")
                 return False
-            turn.state.context["otp_sent"] = True
+            ident.code_sent = True
             destination = (result.output or {}).get("sent_to") or ""
             turn.say(
                 "otp_sent",
@@ -55,17 +68,17 @@ async def prompt(turn: Turn, level: IdentityLevel, *, prefix: str | None = None)
 
 async def accept(turn: Turn, *, quiet: bool = False) -> bool | None:
     """Take identity details from this turn. True verified now, False refused/failed, None nothing given."""
-    u = turn.u
+    ev = turn.evidence
     ident = turn.state.identity
-    if turn.state.expects == "otp_code" or (ident.level is IdentityLevel.basic and u and u.first("otp_code")):
+    if turn.state.expects == "otp_code" or (ident.level is IdentityLevel.basic and ev.first("otp_code")):
         got = await _accept_code(turn)
         if got is not None:
             return got
-    if u is None:
+    if turn.u is None:
         return None
-    email = u.first("email")
-    name = u.first("person_name")
-    zip_ent = u.first("zip")
+    email = ev.first("email")
+    name = ev.first("person_name")
+    zip_ent = ev.first("zip")
     if ident.level.at_least(IdentityLevel.basic):
         profile = await records.user(turn)
         if email and profile and email.value.lower() != profile["email"].lower():
@@ -82,7 +95,7 @@ async def accept(turn: Turn, *, quiet: bool = False) -> bool | None:
     if email:
         result = await turn.tool("find_user_id_by_email", {"email": email.value}, actor=_system_actor(turn))
         return await _verified_or_not(turn, result, "email", quiet)
-    partial = turn.state.context.setdefault("identity_partial", {})
+    partial = ident.partial
     expecting = turn.state.expects == "identity"
     if name and isinstance(name.value, dict):
         partial.update({k: v for k, v in name.value.items() if v})
@@ -109,7 +122,7 @@ async def _verified_or_not(turn: Turn, result, method: str, quiet: bool) -> bool
         ident.level = IdentityLevel.basic
         ident.method = method
         ident.verified_turn = turn.state.turn
-        turn.state.context.pop("identity_partial", None)
+        ident.partial = {}
         profile = await records.user(turn)
         ident.first_name = profile["name"]["first_name"] if profile else None
         turn.event("decision", "identity_verified", {"level": "basic", "method": method})
@@ -119,7 +132,7 @@ async def _verified_or_not(turn: Turn, result, method: str, quiet: bool) -> bool
         turn.say("system_down_identity")
         return False
     ident.failed_attempts += 1
-    turn.state.context.pop("identity_partial", None)
+    ident.partial = {}
     turn.event("decision", "identity_not_found", {"method": method, "attempts": ident.failed_attempts})
     if not quiet:
         turn.say("identity_not_found_email" if method == "email" else "identity_not_found_name")
@@ -130,10 +143,11 @@ async def _accept_code(turn: Turn) -> bool | None:
     ident = turn.state.identity
     code = None
     if turn.u is not None:
-        ent = turn.u.first("otp_code")
+        ent = turn.evidence.first("otp_code")
         code = str(ent.value) if ent else None
-    if code is None and turn.inp.dtmf and len(turn.inp.dtmf.strip("#*")) == 6:
-        code = turn.inp.dtmf.strip("#*")
+    dtmf = turn.evidence.dtmf
+    if code is None and dtmf and len(dtmf.strip("#*")) == 6:
+        code = dtmf.strip("#*")
     if code is None:
         return None
     turn.used = True
@@ -149,7 +163,7 @@ async def _accept_code(turn: Turn) -> bool | None:
     error = result.error.code if result.error else ""
     details = check | ((result.error.details if result.error else {}) or {})
     if "locked" in error or details.get("locked"):
-        turn.state.context["account_locked"] = True
+        ident.locked = True
         turn.say("otp_locked")
         return False
     ident.failed_attempts += 1
@@ -159,4 +173,4 @@ async def _accept_code(turn: Turn) -> bool | None:
 
 
 def too_many_failures(turn: Turn) -> bool:
-    return turn.state.identity.failed_attempts >= MAX_ATTEMPTS or bool(turn.state.context.get("account_locked"))
+    return turn.state.identity.failed_attempts >= MAX_ATTEMPTS or turn.state.identity.locked

@@ -1,4 +1,4 @@
-"""The verified customer's own records, read through governed tools and cached for the session.
+"""The verified customer's own records (retail), read through governed tools and cached for the session.
 
 Only the authenticated customer's records are ever read here (the tools enforce ownership as
 well). The cache lives in memory beside the session, not in its persisted state: a resume on
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dialogue.turn import Turn
+from dialogue.kernel.context import TurnContext as Turn
 
 
 async def user(turn: Turn) -> dict[str, Any] | None:
@@ -54,12 +54,12 @@ async def product(turn: Turn, product_id: str) -> dict[str, Any] | None:
 
 
 async def product_list(turn: Turn) -> list[dict[str, str]]:
-    cached = turn.engine.cache.get("product_list")
+    cached = turn.shared.get("product_list")
     if cached is None:
         result = await turn.tool("list_all_product_types", {})
         cached = result.output["products"] if result.ok else []
         if result.ok:
-            turn.engine.cache["product_list"] = cached
+            turn.shared["product_list"] = cached
     return cached
 
 
@@ -70,3 +70,11 @@ def payment_methods(profile: dict[str, Any] | None) -> list[dict[str, Any]]:
 def forget_after_write(turn: Turn) -> None:
     for key in ("user", "orders"):
         turn.cache.pop(key, None)
+
+
+def order_record(name: str, value: Any) -> Any:
+    """An order as a read step saves it: whether it was paid in one payment (only then can its method change)."""
+    if name == "order" and isinstance(value, dict):
+        history = value.get("payment_history", [])
+        value["single_payment"] = len(history) == 1 and history[0]["transaction_type"] == "payment"
+    return value

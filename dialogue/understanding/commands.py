@@ -1,0 +1,211 @@
+"""From what understanding found in a turn to the commands the kernel executes.
+
+`CommandGenerator.commands(u, inp, view)` reads the understanding of one turn in the light of what
+the conversation is waiting for (`ConversationView`: the question asked, the request in progress,
+a read-back or an offer pending) and says what the turn asks for, most decisive first. This is
+the one place that decides whether words are an answer to the question or a new request; the
+kernel never reads the words again.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from actions.models import IdentityLevel
+from dialogue.kernel.commands import Affirm as AffirmCommand
+from dialogue.kernel.commands import (
+    AnswerOption,
+    AskQuestion,
+    CancelFlow,
+    ChitChat,
+    Command,
+    CorrectSlots,
+    Deny,
+    HumanHandoff,
+    ProvideIdentity,
+    RefuseRequest,
+    Repeat,
+    SetSlots,
+    StartFlow,
+)
+from dialogue.kernel.commands import CannotHandle as CannotHandleCommand
+from dialogue.kernel.evidence import Evidence
+from dialogue.understanding.models import Act, Understander, Understanding, UnderstandingContext
+
+# Requests spoken in one breath ("return the keyboard and also change my address").
+_SPLIT = re.compile(r"\b(?:and also|also|and then|y también|y además|además)\b", re.IGNORECASE)
+POLICY_QUESTION = "policy_question"
+TALK_TO_PERSON = "talk_to_person"
+ANYTHING_ELSE = "anything_else"
+OFFER = "offer_help"
+
+
+class OptionView(BaseModel):
+    """One option of a question a repair flow asked: a flow it starts, acts that choose it."""
+
+    link: str | None = None
+    acts: list[str] = Field(default_factory=list)
+
+
+class ConversationView(BaseModel):
+    """What the conversation is waiting for, as the command generator needs to know it."""
+
+    language: str = "en"
+    expects: str | None = None
+    active_flow: str | None = None
+    flows: frozenset[str] = frozenset()
+    pending_confirmation: bool = False
+    pending_approval: bool = False
+    identity_level: IdentityLevel = IdentityLevel.none
+    answer_types: frozenset[str] = frozenset()  # entity types that answer the question asked
+    question_options: frozenset[str] = frozenset()  # the fixed values of the question asked, if any
+    keywords: dict[str, list[str]] = Field(default_factory=dict)  # words that pick each of them
+    options: dict[str, OptionView] = Field(default_factory=dict)  # a repair flow's question's options
+    choices: list[str] = Field(default_factory=list)  # values of the quick replies offered
+    intent_switch_confidence: float = 0.55
+    digression_confidence: float = 0.9
+    # The identity question is read as identity; a question whose answer holds a zip code (an
+    # address) is not.
+    identity_entities: frozenset[str] = frozenset({"person_name", "zip"})
+
+
+class CommandGenerator:
+    def __init__(self, understander: Understander, forbidden: Callable[[str, str], str | None]) -> None:
+        self.understander = understander
+        self.forbidden = forbidden  # (words, language) -> the tool that refuses them, if they ask the forbidden
+
+    def evidence(self, u: Understanding, inp: Any, view: ConversationView) -> Evidence:
+        words = set(u.normalized.split())
+        keywords = [value for value, keys in view.keywords.items() if words & set(keys)]
+        return Evidence(
+            choice=inp.choice,
+            dtmf=inp.dtmf,
+            acts=list(u.acts),
+            entities=list(u.entities),
+            has_request=bool(u.intent),
+            said_something=bool(u.text.strip()),
+            keywords=keywords,
+        )
+
+    async def commands(
+        self, u: Understanding, inp: Any, view: ConversationView, ctx: UnderstandingContext
+    ) -> tuple[list[Command], Evidence]:
+        ev = self.evidence(u, inp, view)
+        if u.has(Act.human) or u.intent == TALK_TO_PERSON:
+            return [HumanHandoff(reason="customer_request")], ev
+        if u.has(Act.repeat) and not u.intent and not u.entities:
+            return [Repeat()], ev
+        if u.has(Act.cancel) and not u.intent:
+            return [CancelFlow()], ev
+        tool = self.forbidden(u.text, view.language)
+        if tool is not None:
+            return [RefuseRequest(tool=tool)], ev
+
+        out: list[Command] = []
+        if self._identity(u, view):
+            out.append(ProvideIdentity(evidence=ev))
+
+        if view.pending_confirmation and view.active_flow is not None:
+            yes = inp.choice == "yes" or (u.has(Act.affirm) and not u.has(Act.deny))
+            no = inp.choice == "no" or u.has(Act.deny)
+            if yes and not no and not u.has(Act.correction):
+                return [*out, AffirmCommand()], ev
+            digression = (
+                u.intent and u.intent != view.active_flow and u.intent in view.flows and u.intent_confidence >= 0.7
+            )
+            if not digression:
+                if u.entities or inp.choice not in (None, "yes", "no"):
+                    out.append(CorrectSlots(evidence=ev))
+                if no:
+                    out.append(Deny())
+                if not any(isinstance(c, CorrectSlots | Deny) for c in out):
+                    out.append(CannotHandleCommand(reason="not_yes_or_no"))
+                return out, ev
+        elif view.pending_approval and not u.intent:
+            return out, ev  # the kernel says the approval is still pending
+
+        if view.expects == OFFER:
+            chosen = self._option(u, inp, view)
+            if chosen is not None:
+                return [*out, AnswerOption(value=chosen)], ev
+
+        new = self._new_request(u, inp, ev, view)
+        if new is not None:
+            later = await self._more_requests(u, ctx, view)
+            out.append(StartFlow(flow=new, confidence=u.intent_confidence, evidence=ev, then=later))
+        elif view.active_flow is not None:
+            out.append(SetSlots(evidence=ev))
+        elif u.intent is None or u.intent == POLICY_QUESTION:
+            out.extend(self._small_talk(u, view))
+        return out, ev
+
+    # ------------------------------------------------------------------ parts
+
+    @staticmethod
+    def _identity(u: Understanding, view: ConversationView) -> bool:
+        if view.expects in ("identity", "otp_code") or u.first("email"):
+            return True
+        if view.identity_level is not IdentityLevel.none:
+            return False
+        named = any(u.first(t) for t in view.identity_entities)
+        return named and not (view.answer_types & view.identity_entities)
+
+    @staticmethod
+    def _option(u: Understanding, inp: Any, view: ConversationView) -> str | None:
+        entity = u.first("choice")
+        choice = inp.choice or (str(entity.value) if entity else None)
+        if choice in view.options:
+            return choice
+        for value, option in view.options.items():
+            if option.link is not None and u.intent == option.link:
+                return value
+        for value, option in view.options.items():
+            if any(u.has(Act(a)) for a in option.acts):
+                return value
+        return None
+
+    @staticmethod
+    def _new_request(u: Understanding, inp: Any, ev: Evidence, view: ConversationView) -> str | None:
+        if u.intent is None or u.intent not in view.flows:
+            return None
+        if view.active_flow is not None and u.intent == view.active_flow:
+            return None
+        if view.active_flow is not None and u.intent_confidence < view.intent_switch_confidence:
+            return None
+        strong = u.intent_confidence >= view.digression_confidence
+        if view.active_flow is not None and view.expects:
+            if view.question_options and (
+                ev.picked(set(view.question_options)) is not None or set(ev.keywords) & view.question_options
+            ):
+                return None  # a plain answer to the question just asked, whatever else it resembles
+            answers = any(e.type in view.answer_types for e in u.entities) or inp.choice is not None
+            if answers and not strong:
+                return None
+        return u.intent
+
+    async def _more_requests(self, u: Understanding, ctx: UnderstandingContext, view: ConversationView) -> list[str]:
+        """ "...and also ...": further requests in the rest of the sentence, in the order said."""
+        parts = [p for p in _SPLIT.split(u.text) if p.strip()]
+        found: list[str] = []
+        for part in parts[1:]:
+            more = await self.understander.understand(part, ctx)
+            if more.intent in view.flows and more.intent != u.intent and more.intent not in found:
+                found.append(more.intent)
+        return found
+
+    @staticmethod
+    def _small_talk(u: Understanding, view: ConversationView) -> list[Command]:
+        if u.intent == POLICY_QUESTION or not u.acts:
+            return [AskQuestion(topic="policy", text=u.text, certain=u.intent == POLICY_QUESTION)]
+        waiting = view.expects == ANYTHING_ELSE
+        if u.has(Act.goodbye) or (u.has(Act.thanks) and waiting) or (waiting and (u.has(Act.deny) or u.has(Act.done))):
+            return [ChitChat(kind="goodbye")]
+        if u.has(Act.thanks):
+            return [ChitChat(kind="thanks")]
+        if u.has(Act.greet) or u.has(Act.help) or (waiting and u.has(Act.affirm)):
+            return [ChitChat(kind="greet")]
+        return []
