@@ -42,8 +42,10 @@ class ObedientModel:
             ctx = UnderstandingContext(
                 language=payload["conversation_language"],
                 expects=payload["expects"],
+                expected=payload["expected"],
                 active_intent=payload["active_intent"],
-                **payload["candidates"],
+                choices=payload["choices"],
+                candidates=payload["candidates"],
             )
             u = understanding().understand_now(text, ctx)
             args = {

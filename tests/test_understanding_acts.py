@@ -53,10 +53,10 @@ def test_acts(text: str, lang: str, acts: set[Act]) -> None:
 
 
 def test_no_before_a_value_is_a_correction() -> None:
-    u = understand("no, the blue one", variants=variants("Water Bottle"))
+    u = understand("no, the blue one", candidates={"variant": variants("Water Bottle")})
     assert {Act.deny, Act.correction} <= set(u.acts)
     assert {"name": "color", "value": "blue"} in [e.value for e in u.all("option")]
-    es = understand("no, la azul", language="es", variants=variants("Water Bottle"))
+    es = understand("no, la azul", language="es", candidates={"variant": variants("Water Bottle")})
     assert {Act.deny, Act.correction} <= set(es.acts)
     assert {"name": "color", "value": "blue"} in [e.value for e in es.all("option")]
 

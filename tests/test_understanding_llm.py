@@ -12,16 +12,17 @@ import socket
 import threading
 import time
 from collections import deque
-from typing import Any, get_args
+from typing import Any
 
 import pytest
 import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 
+from dialogue.domains.retail.understanding import RETAIL_UNDERSTANDING
 from dialogue.understanding.llm import TOOL_NAME, LLMUnderstanding
-from dialogue.understanding.models import INTENTS, Act, EntityType, Understanding
-from tests.understanding_support import ctx, order_items, payment_methods, understander
+from dialogue.understanding.models import Act, Understanding
+from tests.understanding_support import ctx, entity_types, intents, order_items, payment_methods, understander
 
 API_KEY = "sk-test-frontdesk"
 
@@ -97,7 +98,9 @@ def llm(fake: FakeOpenAI) -> LLMUnderstanding:
     fake.script.clear()
     fake.requests.clear()
     fake.headers.clear()
-    return LLMUnderstanding(fake.base_url, "test-model", API_KEY, fallback=understander(), timeout_s=2.0)
+    return LLMUnderstanding(
+        fake.base_url, "test-model", API_KEY, fallback=understander(), packs=[RETAIL_UNDERSTANDING], timeout_s=2.0
+    )
 
 
 def tool(arguments: Any, name: str = TOOL_NAME) -> tuple[str, Any]:
@@ -110,9 +113,9 @@ WATER_BOTTLE, OFFICE_CHAIR = "6469567736", "8426249116"  # the lines of order #W
 def assert_within_schema(u: Understanding) -> None:
     """Nothing but the Understanding fields, with values drawn from their closed sets."""
     assert set(u.model_dump()) == set(Understanding.model_fields)
-    assert u.intent is None or u.intent in INTENTS
+    assert u.intent is None or u.intent in intents()
     assert all(isinstance(a, Act) for a in u.acts)
-    assert all(e.type in get_args(EntityType) for e in u.entities)
+    assert all(e.type in entity_types() for e in u.entities)
 
 
 async def test_a_good_tool_call_becomes_an_llm_understanding(llm: LLMUnderstanding, fake: FakeOpenAI) -> None:
@@ -135,7 +138,9 @@ async def test_a_good_tool_call_becomes_an_llm_understanding(llm: LLMUnderstandi
         )
     )
     context = ctx(
-        expects="item_ids", order_items=order_items("#W2611340"), payment_methods=payment_methods("noah_brown_6181")
+        expects="item_ids",
+        expected=["item"],
+        candidates={"item": order_items("#W2611340"), "payment_method": payment_methods("noah_brown_6181")},
     )
     u = await llm.understand("yes, return the water bottle and the chair from order W2611340 to paypal", context)
     assert u.source == "llm" and u.fallback_reason is None
@@ -150,12 +155,12 @@ async def test_a_good_tool_call_becomes_an_llm_understanding(llm: LLMUnderstandi
     assert request["tool_choice"] == {"type": "function", "function": {"name": TOOL_NAME}}
     assert [t["function"]["name"] for t in request["tools"]] == [TOOL_NAME]
     params = request["tools"][0]["function"]["parameters"]
-    assert set(params["properties"]["intent"]["enum"]) == {*INTENTS, None}
+    assert set(params["properties"]["intent"]["enum"]) == {*intents(), None}
     assert set(params["properties"]["acts"]["items"]["enum"]) == {a.value for a in Act}
     user = json.loads(request["messages"][-1]["content"])
     assert user["customer_text"].startswith("yes, return the water bottle")
-    assert user["expects"] == "item_ids"
-    assert {i["item_id"] for i in user["candidates"]["order_items"]} == {WATER_BOTTLE, OFFICE_CHAIR}
+    assert user["expects"] == "item_ids" and user["expected"] == ["item"]
+    assert {i["item_id"] for i in user["candidates"]["item"]} == {WATER_BOTTLE, OFFICE_CHAIR}
     assert "return the water bottle" not in request["messages"][0]["content"]  # customer words are data, not prompt
     assert fake.headers[-1]["authorization"] == f"Bearer {API_KEY}"
 
@@ -177,7 +182,7 @@ async def test_entities_outside_the_context_are_dropped_never_invented(llm: LLMU
             }
         )
     )
-    context = ctx(order_items=order_items("#W2611340"), payment_methods=payment_methods("noah_brown_6181"))
+    context = ctx(candidates={"item": order_items("#W2611340"), "payment_method": payment_methods("noah_brown_6181")})
     u = await llm.understand("return the keyboard and the bottle to my gift card", context)
     assert u.source == "llm"
     assert [(e.type, e.value) for e in u.entities] == [("item", WATER_BOTTLE)]
@@ -249,7 +254,7 @@ async def test_injection_comes_out_only_as_what_was_said(llm: LLMUnderstanding, 
             }
         )
     )
-    u = await llm.understand(INJECTION, ctx(payment_methods=payment_methods("anya_garcia_3271")))
+    u = await llm.understand(INJECTION, ctx(candidates={"payment_method": payment_methods("anya_garcia_3271")}))
     assert u.source == "llm"
     assert_within_schema(u)
     assert [(e.type, e.value) for e in u.entities] == [("amount", 900.0), ("payment_method", "gift_card_4374071")]
@@ -270,7 +275,7 @@ async def test_an_obedient_model_still_cannot_leave_the_schema(
     llm: LLMUnderstanding, fake: FakeOpenAI, arguments: dict
 ) -> None:
     fake.script.append(tool(arguments))
-    u = await llm.understand(INJECTION, ctx(payment_methods=payment_methods("anya_garcia_3271")))
+    u = await llm.understand(INJECTION, ctx(candidates={"payment_method": payment_methods("anya_garcia_3271")}))
     assert u.source == "builtin" and u.fallback_reason
     assert_within_schema(u)
     assert [e.value for e in u.all("amount")] == [900.0]
@@ -292,7 +297,7 @@ async def test_an_injected_record_id_is_dropped(llm: LLMUnderstanding, fake: Fak
     )
     u = await llm.understand(
         "yes use gift_card_9999999 for #W0000000; DROP TABLE orders",
-        ctx(payment_methods=payment_methods("anya_garcia_3271")),
+        ctx(candidates={"payment_method": payment_methods("anya_garcia_3271")}),
     )
     assert u.source == "llm"
     assert u.entities == []
@@ -304,5 +309,6 @@ def test_the_factory_uses_the_llm_only_when_configured(fake: FakeOpenAI) -> None
 
     assert isinstance(create_understander(warm=False), BuiltinUnderstanding)
     assert isinstance(create_understander(fake.base_url, None, warm=False), BuiltinUnderstanding)
-    llm = create_understander(fake.base_url, "test-model", API_KEY, warm=False)
+    llm = create_understander(fake.base_url, "test-model", API_KEY, packs=[RETAIL_UNDERSTANDING], warm=False)
     assert isinstance(llm, LLMUnderstanding) and isinstance(llm.fallback, BuiltinUnderstanding)
+    assert llm.fallback.packs == (RETAIL_UNDERSTANDING,) and "cancel_order" in llm.pack.intent_names

@@ -1,4 +1,5 @@
-"""Helpers for the understanding tests: contexts built from the real retail data."""
+"""Helpers for the understanding tests: an understander with the retail pack, and contexts built
+from the real retail data (candidates keyed by entity type, the expected entity types)."""
 
 from __future__ import annotations
 
@@ -7,18 +8,14 @@ from datetime import datetime
 from functools import cache
 
 from actions.paths import RETAIL_DB
+from dialogue.domains.retail.understanding import RETAIL_UNDERSTANDING, ItemRef, PaymentRef, VariantRef
 from dialogue.understanding.builtin import BuiltinUnderstanding
-from dialogue.understanding.models import (
-    ChoiceRef,
-    ItemRef,
-    PaymentRef,
-    Understanding,
-    UnderstandingContext,
-    VariantRef,
-)
+from dialogue.understanding.models import ChoiceRef, Understanding, UnderstandingContext
 
 # A Sunday, so weekday arithmetic is easy to follow in the tests.
 NOW = datetime(2026, 11, 22, 10, 0)
+# What an identity question asks for.
+IDENTITY = ["email", "person_name", "zip"]
 
 
 @cache
@@ -28,7 +25,16 @@ def db() -> dict:
 
 @cache
 def understander() -> BuiltinUnderstanding:
-    return BuiltinUnderstanding(warm=True)
+    return BuiltinUnderstanding(warm=True, packs=[RETAIL_UNDERSTANDING])
+
+
+def intents() -> tuple[str, ...]:
+    """Every intent the understander may answer: the core's and the retail pack's."""
+    return understander().pack.intent_names
+
+
+def entity_types() -> tuple[str, ...]:
+    return understander().pack.entity_types
 
 
 def order_items(order_id: str) -> list[ItemRef]:

@@ -2,25 +2,31 @@
 
     python -m dialogue.understanding.evaluate            # accuracy, not-sure rates, latency
     python -m dialogue.understanding.evaluate --tune     # suggest temperature, threshold, margin
+    python -m dialogue.understanding.evaluate --pack MODULE:NAME   # with a domain's pack
 
-Reporting uses assets/nlu/<lang>/eval.yaml, which is never trained on. Tuning uses only the
-training phrases (5-fold cross-validation: every phrase is scored by a model that did not see
-it), so the reported figures are not tuned on the phrases they are measured with.
+Reporting uses assets/nlu/<lang>/eval.yaml, which is never trained on. It measures the built-in
+understanding with the given packs (`--pack` is repeatable: their parsers run and only their
+intents may be answered), or, without any, with every intent the phrases name. Tuning uses only
+the training phrases (5-fold cross-validation: every phrase is scored by a model that did not
+see it), so the reported figures are not tuned on the phrases they are measured with.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import statistics
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from sklearn.model_selection import StratifiedKFold
 
 from dialogue.understanding.builtin import BuiltinUnderstanding
+from dialogue.understanding.extensions import IntentKind, UnderstandingPack
 from dialogue.understanding.intent import IntentClassifier, build_pipeline, decide, fit, softmax, training_set
-from dialogue.understanding.models import INTENTS, UnderstandingContext
+from dialogue.understanding.models import HUMAN_INTENT, UnderstandingContext
 from dialogue.understanding.resources import load
 
 # A wrong flow costs this many right ones: asking again is cheaper than starting the wrong workflow.
@@ -50,13 +56,24 @@ class Report:
         return self.none_unsure / self.none_total if self.none_total else 0.0
 
 
-def evaluate(lang: str, repeats: int = 5, *, time_training: bool = True) -> Report:
+def phrase_intents(lang: str) -> UnderstandingPack:
+    """A pack of nothing but the intents the phrases of `lang` name: to measure the phrases alone."""
+    names = [n for n in load(lang, "intents").get("intents") or {} if n != HUMAN_INTENT]
+    return UnderstandingPack(name=f"{lang} phrases", intents=tuple(IntentKind(n, "") for n in names))
+
+
+def evaluate(
+    lang: str, repeats: int = 5, *, time_training: bool = True, packs: Sequence[UnderstandingPack] | None = None
+) -> Report:
+    """The held-out figures of the built-in understanding with `packs` (default: `phrase_intents`)."""
     train_seconds = 0.0
     if time_training:
         started = time.perf_counter()
         IntentClassifier(lang)
         train_seconds = time.perf_counter() - started
-    understander = BuiltinUnderstanding(languages=(lang,), warm=True)
+    if packs is None:
+        packs = [phrase_intents(lang)]
+    understander = BuiltinUnderstanding(languages=(lang,), packs=packs, warm=True)
     ctx = UnderstandingContext(language=lang, languages=(lang,))
     data = load(lang, "eval")
     flow_correct = flow_unsure = 0
@@ -104,6 +121,7 @@ def evaluate(lang: str, repeats: int = 5, *, time_training: bool = True) -> Repo
 def tune(lang: str) -> dict[str, float]:
     """Temperature by held-out log-loss, then threshold and margin by a cost that hates wrong guesses."""
     texts, labels = training_set(lang)
+    flows = frozenset(load(lang, "intents").get("intents") or {})
     y = np.array(labels)
     folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=0)
     classes = sorted(set(labels))
@@ -126,8 +144,8 @@ def tune(lang: str) -> dict[str, float]:
         for margin in np.arange(0.0, 0.5, 0.02):
             utility = 0.0
             for row, label in zip(probs, labels, strict=True):
-                got = decide(row, classes, float(threshold), float(margin)).intent
-                if label in INTENTS:
+                got = decide(row, classes, float(threshold), float(margin), flows).intent
+                if label in flows:
                     utility += 1.0 if got == label else (-WRONG_COST if got else 0.0)
                 elif got is not None:
                     utility -= WRONG_COST
@@ -140,13 +158,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tune", action="store_true", help="suggest thresholds from cross-validation")
     parser.add_argument("--lang", action="append", help="language(s) to measure (default: all)")
+    parser.add_argument(
+        "--pack", action="append", default=[], metavar="MODULE:NAME", help="an understanding pack to measure with"
+    )
     args = parser.parse_args()
     langs = args.lang or ["en", "es"]
+    packs = [_load_pack(spec) for spec in args.pack] or None
     for lang in langs:
         if args.tune:
             print(lang, tune(lang))
             continue
-        r = evaluate(lang)
+        r = evaluate(lang, packs=packs)
         print(f"[{r.lang}] intent model fitted in {r.train_seconds * 1000:.0f} ms")
         print(
             f"[{r.lang}] held-out flow phrases: {r.flow_correct}/{r.flow_total} correct ({r.accuracy:.1%}), "
@@ -158,6 +180,14 @@ def main() -> None:
             print(f"   wrong: {text!r}: {want} -> {got}")
         for text, got in r.none_wrong:
             print(f"   not-none: {text!r} -> {got}")
+
+
+def _load_pack(spec: str) -> UnderstandingPack:
+    module, _, name = spec.partition(":")
+    pack = getattr(importlib.import_module(module), name, None) if name else None
+    if not isinstance(pack, UnderstandingPack):
+        raise SystemExit(f"--pack {spec}: not MODULE:NAME of an UnderstandingPack")
+    return pack
 
 
 if __name__ == "__main__":

@@ -3,7 +3,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from dialogue.understanding.builtin import BuiltinUnderstanding
+from dialogue.understanding.extensions import UnderstandingPack
 from dialogue.understanding.models import SUPPORTED_LANGUAGES, Understander
 
 
@@ -13,12 +16,14 @@ def create_understander(
     api_key: str | None = None,
     *,
     languages: tuple[str, ...] = SUPPORTED_LANGUAGES,
+    packs: Sequence[UnderstandingPack] = (),
     timeout_s: float = 6.0,
     warm: bool = True,
 ) -> Understander:
-    builtin = BuiltinUnderstanding(languages, warm=warm)
+    """The understanding of the core plus `packs` (the domains served)."""
+    builtin = BuiltinUnderstanding(languages, packs=packs, warm=warm)
     if base_url and model:
         from dialogue.understanding.llm import LLMUnderstanding  # the SDK is only needed when configured
 
-        return LLMUnderstanding(base_url, model, api_key, fallback=builtin, timeout_s=timeout_s)
+        return LLMUnderstanding(base_url, model, api_key, fallback=builtin, packs=packs, timeout_s=timeout_s)
     return builtin

@@ -3,11 +3,12 @@
 Trained at start-up from assets/nlu/<lang>/intents.yaml (flow intents plus the classes that are
 not requests, such as greetings, bare answers, chit-chat and out-of-scope asks, so the model is
 never forced to pick a flow), once per process and language. It answers "not sure" (None) unless
-the best flow intent clears a probability threshold and a margin over the runner-up. The SVM's
-class scores become probabilities by a softmax with one temperature (temperature scaling); the
-temperature, threshold and margin are tuned on held-out phrases and kept next to the phrases.
-Fitting uses scikit-learn; prediction reads the fitted vocabularies and weights directly, which
-is what keeps a turn well under a millisecond.
+the best flow intent clears a probability threshold and a margin over the runner-up. Which flow
+intents may be answered is the caller's to say (those its packs register; by default every one
+the phrases name). The SVM's class scores become probabilities by a softmax with one temperature
+(temperature scaling); the temperature, threshold and margin are tuned on held-out phrases and
+kept next to the phrases. Fitting uses scikit-learn; prediction reads the fitted vocabularies and
+weights directly, which is what keeps a turn well under a millisecond.
 """
 
 from __future__ import annotations
@@ -25,13 +26,12 @@ from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.svm import LinearSVC
 from threadpoolctl import threadpool_limits
 
-from dialogue.understanding.models import INTENTS, IntentGuess
+from dialogue.understanding.models import IntentGuess
 from dialogue.understanding.normalize import normalize
-from dialogue.understanding.resources import load
+from dialogue.understanding.resources import load, mapping
 
 _lock = threading.Lock()
 _EMAIL = re.compile(r"\S+@\S+")
-_ORDER = re.compile(r"\bw\d{5,9}\b")
 _NUMBER = re.compile(r"\b\d+(?:[.:]\d+)?(?:st|nd|rd|th)?\b")
 
 
@@ -44,10 +44,20 @@ class IntentResult:
     label_confidence: float
 
 
-def features_text(normalized: str) -> str:
-    """What the model sees: the normalised turn with values masked, so "W2378156" is just an order id."""
+@cache
+def _references(lang: str) -> tuple[tuple[re.Pattern[str], str], ...]:
+    """Record references ("w2378156") and the word the model sees instead (lexicon `references`)."""
+    return tuple(
+        (re.compile(rf"\b{re.escape(prefix)}\d{{5,9}}\b"), f" {word} ")
+        for prefix, word in mapping(lang, "references").items()
+    )
+
+
+def features_text(normalized: str, lang: str) -> str:
+    """What the model sees: the normalised turn with values masked, so "W2378156" is just a reference."""
     text = _EMAIL.sub(" emailaddress ", normalized) if "@" in normalized else normalized
-    text = _ORDER.sub(" orderid ", text)
+    for pattern, word in _references(lang):
+        text = pattern.sub(word, text)
     return _NUMBER.sub(" num ", text)
 
 
@@ -111,7 +121,7 @@ def training_set(lang: str) -> tuple[list[str], list[str]]:
     for section in ("intents", "others"):
         for label, examples in (data.get(section) or {}).items():
             for example in examples:
-                texts.append(features_text(normalize(str(example), lang).text))
+                texts.append(features_text(normalize(str(example), lang).text, lang))
                 labels.append(label)
     return texts, labels
 
@@ -121,9 +131,7 @@ class IntentClassifier:
 
     def __init__(self, lang: str) -> None:
         data = load(lang, "intents")
-        unknown = set(data.get("intents") or {}) - set(INTENTS)
-        if unknown:
-            raise ValueError(f"{lang}/intents.yaml names intents that do not exist: {sorted(unknown)}")
+        self.intents: frozenset[str] = frozenset(data.get("intents") or {})
         thresholds = data.get("thresholds") or {}
         self.lang = lang
         self.threshold = float(thresholds.get("confidence", 0.5))
@@ -135,28 +143,32 @@ class IntentClassifier:
         self._scorer = _FastScorer(self.pipeline)
 
     def scores(self, normalized: str) -> np.ndarray:
-        return self._scorer.scores(features_text(normalized))
+        return self._scorer.scores(features_text(normalized, self.lang))
 
     def probabilities(self, normalized: str) -> np.ndarray:
         return softmax(self.scores(normalized), self.temperature)
 
-    def predict(self, normalized: str) -> IntentResult:
+    def predict(self, normalized: str, intents: frozenset[str] | None = None) -> IntentResult:
+        """The intent of a normalised turn among `intents` (default: every flow intent of the phrases);
+        the phrases of any other intent count as not a request."""
         if not normalized.strip():
             return IntentResult(None, 0.0, [], "none", 0.0)
         probs = self.probabilities(normalized)
-        return decide(probs, self.classes, self.threshold, self.margin)
+        return decide(probs, self.classes, self.threshold, self.margin, self.intents if intents is None else intents)
 
 
-def decide(probs: np.ndarray, classes: list[str], threshold: float, margin: float) -> IntentResult:
-    order = np.argsort(-probs)
-    best, second = order[0], order[1]
+def decide(
+    probs: np.ndarray, classes: list[str], threshold: float, margin: float, intents: frozenset[str]
+) -> IntentResult:
+    ranked = np.argsort(-probs)
+    best, second = ranked[0], ranked[1]
     label, top = classes[best], float(probs[best])
     gap = top - float(probs[second])
-    flows = [i for i in order if classes[i] in INTENTS][:5]
+    flows = [i for i in ranked if classes[i] in intents][:5]
     ranking = [IntentGuess(name=classes[i], confidence=round(float(probs[i]), 4)) for i in flows]
-    if label in INTENTS and top >= threshold and gap >= margin:
+    if label in intents and top >= threshold and gap >= margin:
         return IntentResult(label, round(top, 4), ranking, label, top)
-    return IntentResult(None, round(top, 4) if label in INTENTS else 0.0, ranking, label, top)
+    return IntentResult(None, round(top, 4) if label in intents else 0.0, ranking, label, top)
 
 
 @cache

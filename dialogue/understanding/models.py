@@ -1,42 +1,26 @@
 """The typed output of understanding, shared by the built-in and the LLM implementations.
 
 Understanding turns one customer turn into a language, an intent (or "not sure"), dialogue acts
-and entities. Entities that refer to the customer's own records (items, payment methods,
-choices) are resolved against the candidates in `UnderstandingContext`; understanding never
-looks anything up itself.
+and entities. Entities that refer to the customer's own records (the offered choices, and the
+candidates a domain pack defines) are resolved against `UnderstandingContext`; understanding
+never looks anything up itself. Which intents and entity types exist beyond the core ones is
+what the registered packs declare (`extensions`).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, TypeVar
 
 from pydantic import BaseModel, Field
 
-# The requests Frontdesk has workflows for. `None` as an intent means "not sure".
-INTENTS = (
-    "order_status",
-    "cancel_order",
-    "modify_order_address",
-    "modify_order_payment",
-    "modify_order_items",
-    "return_items",
-    "exchange_items",
-    "update_default_address",
-    "product_info",
-    "subscription_upgrade",
-    "subscription_downgrade",
-    "subscription_cancel",
-    "password_reset",
-    "missing_package",
-    "damaged_package",
-    "schedule_callback",
-    "talk_to_person",
-    "policy_question",
-)
+# An explicit ask for a person always gets this intent, whatever else is registered.
+HUMAN_INTENT = "talk_to_person"
 
 SUPPORTED_LANGUAGES = ("en", "es")
+
+M = TypeVar("M", bound=BaseModel)
 
 
 class Act(StrEnum):
@@ -54,31 +38,9 @@ class Act(StrEnum):
     dont_know = "dont_know"  # I don't know / I don't remember
 
 
-EntityType = Literal[
-    "order_id",  # "#W2378156"
-    "email",  # "noah.brown@example.com"
-    "person_name",  # {"first_name": "Noah", "last_name": "Brown"} (either may be missing)
-    "zip",  # "80279"
-    "address",  # {"address1", "address2", "city", "state", "country", "zip"}: any subset
-    "amount",  # 120.5
-    "date",  # "2026-11-23" (resolved against UnderstandingContext.now)
-    "time",  # "14:30"
-    "payment_method",  # a payment method id from the context, or {"source": "gift_card"} when unmatched
-    "item",  # an item_id of UnderstandingContext.order_items
-    "variant",  # an item_id of UnderstandingContext.variants
-    "option",  # {"name": "color", "value": "blue"}
-    "cancel_reason",  # "no longer needed" | "ordered by mistake"
-    "plan",  # a plan id from UnderstandingContext.plans
-    "otp_code",  # "482913"
-    "phone",  # "+15551234567"
-    "choice",  # the value of one of UnderstandingContext.choices
-    "number",  # a bare number, when nothing more specific fits
-    "product",  # a product_id from UnderstandingContext.products
-]
-
-
 class Entity(BaseModel):
-    type: EntityType
+    # The entity type: one of the core ones (see `core`) or one a registered pack declares.
+    type: str
     value: Any
     text: str = Field(default="", description="the words it came from")
     confidence: float = Field(default=1.0, ge=0.0, le=1.0)
@@ -115,52 +77,32 @@ class Understanding(BaseModel):
         return [e for e in self.entities if e.type == kind]
 
 
-class ItemRef(BaseModel):
-    """An item on the order the conversation is about."""
-
-    item_id: str
-    name: str
-    product_id: str
-    options: dict[str, Any] = Field(default_factory=dict)
-    price: float | None = None
-
-
-class VariantRef(BaseModel):
-    """A variant the customer might be choosing (same product as an item in focus)."""
-
-    item_id: str
-    product_id: str
-    name: str
-    options: dict[str, Any]
-    available: bool = True
-    price: float | None = None
-
-
-class PaymentRef(BaseModel):
-    id: str
-    source: str  # credit_card | paypal | gift_card
-    brand: str | None = None
-    last_four: str | None = None
-    balance: float | None = None
-
-
 class ChoiceRef(BaseModel):
     label: str
     value: str
 
 
 class UnderstandingContext(BaseModel):
+    """What the turn is understood against: the conversation's language, what the bot asked, and
+    the records the customer may refer to."""
+
     language: str = "en"
     languages: tuple[str, ...] = SUPPORTED_LANGUAGES
-    expects: str | None = Field(default=None, description="the slot the bot just asked for")
+    expects: str | None = Field(default=None, description="what the bot just asked for: a label for logs and the LLM")
+    expected: list[str] = Field(
+        default_factory=list, description="the entity types the bot's question asks for: they win ambiguous readings"
+    )
     active_intent: str | None = None
     choices: list[ChoiceRef] = Field(default_factory=list)
-    order_items: list[ItemRef] = Field(default_factory=list)
-    variants: list[VariantRef] = Field(default_factory=list)
-    payment_methods: list[PaymentRef] = Field(default_factory=list)
-    plans: list[str] = Field(default_factory=list)
-    products: list[dict[str, str]] = Field(default_factory=list)
+    candidates: dict[str, list[Any]] = Field(
+        default_factory=dict,
+        description="records the customer may refer to, by entity type; the pack declaring the type defines them",
+    )
     now: datetime | None = None
+
+    def candidates_of(self, kind: str, model: type[M]) -> list[M]:
+        """The candidates for entity type `kind` as `model` records (plain dicts, as from JSON, are validated)."""
+        return [c if isinstance(c, model) else model.model_validate(c) for c in self.candidates.get(kind, [])]
 
 
 class Understander(Protocol):

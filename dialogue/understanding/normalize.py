@@ -2,8 +2,9 @@
 
 Owns: lowercase, accents folded, punctuation gone, typed atoms kept whole (emails, times like
 "3:30", decimals), "$120" -> "120 dollars", numbers as digits (see `numbers`), fillers and
-stutters removed, and the order id's "#W 237..." glued to "w2378156" so that a typed and a spoken
-version of the same request come out the same.
+stutters removed, and a record reference's "#W 237..." glued to "w2378156" (the letters that start
+one are the lexicon's `references`) so that a typed and a spoken version of the same request come
+out the same.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ _TOKEN = re.compile(
 )
 
 
-_ORDER_TOKEN = re.compile(r"w\d{5,9}")
+_REFERENCE_DIGITS = re.compile(r"\d{5,9}")
 _PRICE = re.compile(r"\d+(?:\.\d+)?")
 
 
@@ -98,7 +99,7 @@ def normalize_tokens(text: str, lang: str) -> list[str]:
     tokens = _drop_fillers(tokens, lang, tables)
     tokens = _collapse_repeats(tokens, tables)
     tokens = spoken_to_digits(tokens, lang)
-    return _glue_order_ids(tokens, tables)
+    return _glue_references(tokens, tables)
 
 
 PhraseTable = dict[str, list[tuple[tuple[str, ...], tuple[str, ...]]]]
@@ -117,6 +118,7 @@ class _Tables:
     este_before: frozenset[str]
     digits: frozenset[str]
     hash_words: frozenset[str]
+    reference_prefixes: frozenset[str]
 
 
 def _phrase_table(table: dict[str, str]) -> PhraseTable:
@@ -147,6 +149,7 @@ def _tables(lang: str) -> _Tables:
         este_before=frozenset(phrases(lang, "este_filler_before")),
         digits=frozenset(mapping(lang, "digit_words")),
         hash_words=frozenset(phrases(lang, "hash_words")),
+        reference_prefixes=frozenset(mapping(lang, "references")),
     )
 
 
@@ -175,7 +178,7 @@ def _tokenize(text: str, lang: str, tables: _Tables) -> list[str]:
                 else:
                     pending_currency = currency[value]
             elif value == "#":
-                continue  # "#W2378156": the order id parser does not need the sign
+                continue  # "#W2378156": the sign is not part of the reference
             elif value in symbols:
                 out.extend(symbols[value].split())
         elif kind == "dot" and email_context and _between_word_chars(text, m.start()):
@@ -239,21 +242,27 @@ def _collapse_repeats(tokens: list[str], tables: _Tables) -> list[str]:
     return out
 
 
-def _glue_order_ids(tokens: list[str], tables: _Tables) -> list[str]:
+def _is_reference(tok: str, prefixes: frozenset[str]) -> bool:
+    return any(tok.startswith(p) and _REFERENCE_DIGITS.fullmatch(tok[len(p) :]) for p in prefixes)
+
+
+def _glue_references(tokens: list[str], tables: _Tables) -> list[str]:
     """ "w 2378156" -> "w2378156", dropping a spoken hash sign right before it."""
-    hash_words = tables.hash_words
+    hash_words, prefixes = tables.hash_words, tables.reference_prefixes
+    if not prefixes:
+        return tokens
     out: list[str] = []
     i = 0
     while i < len(tokens):
         tok = tokens[i]
         nxt = tokens[i + 1] if i + 1 < len(tokens) else ""
-        if tok == "w" and nxt.isdigit() and 5 <= len(nxt) <= 9:
+        if tok in prefixes and nxt.isdigit() and 5 <= len(nxt) <= 9:
             if out and out[-1] in hash_words:
                 out.pop()
-            out.append("w" + nxt)
+            out.append(tok + nxt)
             i += 2
             continue
-        if out and out[-1] in hash_words and _ORDER_TOKEN.fullmatch(tok):
+        if out and out[-1] in hash_words and _is_reference(tok, prefixes):
             out.pop()
         out.append(tok)
         i += 1

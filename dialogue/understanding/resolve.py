@@ -1,9 +1,11 @@
 """Checks entity values that did not come from our own parsers (an LLM's) and puts them in the
 canonical form, resolving references against the context exactly as the built-in parsers do.
 
-A value that is not well formed, or that names a record the customer does not have (an item not
-on the order, a payment method that is not theirs, a choice that was not offered), is dropped:
-understanding reports what was said, it never invents a record.
+A value that is not well formed, or that names a record the customer does not have (a choice
+that was not offered, a candidate that is not theirs), is dropped: understanding reports what
+was said, it never invents a record. This module checks the core entity types; a pack brings
+the checks for its own (`EntityKind.resolve`), and `reread` lets them read a free-text value
+with their parser.
 """
 
 from __future__ import annotations
@@ -13,28 +15,29 @@ import re
 from datetime import date
 from typing import Any
 
-from dialogue.understanding.entities import cancel_reason, choice, items, payment, plan, variants
+from dialogue.understanding.entities import choice
 from dialogue.understanding.entities.address import states
-from dialogue.understanding.entities.base import Found, titled
+from dialogue.understanding.entities.base import Found, Parser, titled
 from dialogue.understanding.entities.phone import e164
+from dialogue.understanding.extensions import UnderstandingPack
 from dialogue.understanding.models import Entity, UnderstandingContext
 from dialogue.understanding.normalize import normalize
 
-_ORDER = re.compile(r"#?\s*w?\s*(\d{7})", re.I)
 _EMAIL = re.compile(r"[a-z0-9](?:[a-z0-9._%+-]*[a-z0-9])?@[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}")
 _TIME = re.compile(r"([01]?\d|2[0-3]):([0-5]\d)")
-_RECORD_ID = re.compile(r"\b(?:credit_card|paypal|gift_card)_\d+\b|\d{6,}")
-_SOURCES = ("credit_card", "paypal", "gift_card")
 _ADDRESS_FIELDS = ("address1", "address2", "city", "state", "country", "zip")
 
 
-def resolve(entity: Entity, ctx: UnderstandingContext, lang: str) -> list[Entity]:
-    """The entity in canonical form (possibly several, e.g. an item named by words), or [] to drop it."""
-    handler = _HANDLERS.get(entity.type)
-    if handler is None:
+def resolve(entity: Entity, ctx: UnderstandingContext, lang: str, pack: UnderstandingPack) -> list[Entity]:
+    """The entity in canonical form (possibly several, e.g. a record named by words), or [] to drop it.
+
+    `pack` is what the understander was built with (see `extensions.combine`): a type it does not
+    declare is dropped."""
+    kind = pack.entity(entity.type)
+    if kind is None:
         return []
     try:
-        values = handler(entity.value, ctx, lang)
+        values = kind.resolve(entity.value, ctx, lang)
     except (TypeError, ValueError, AttributeError):
         return []
     return [entity.model_copy(update={"value": v}) for v in values]
@@ -44,24 +47,20 @@ def _one(value: Any) -> list[Any]:
     return [] if value is None else [value]
 
 
-def _by_words(parser: Any, kind: str, text: str, ctx: UnderstandingContext, lang: str, expects: str) -> list[Any]:
-    """Read a free-text value ("the blue water bottle") with the built-in parser for that family."""
+def reread(parser: Parser, kind: str, text: Any, ctx: UnderstandingContext, lang: str) -> list[Any]:
+    """Read a free-text value ("the blue water bottle") with the built-in parser for that family,
+    as the answer to a question for `kind`."""
     doc = normalize(str(text), lang)
-    found: list[Found] = parser.extract(doc, ctx, frozenset({expects}))
+    found: list[Found] = parser(doc, ctx, frozenset({kind}))
     return [f.value for f in found if f.type == kind]
 
 
-def _order_id(value: Any, ctx: UnderstandingContext, lang: str) -> list[Any]:
-    m = _ORDER.fullmatch(str(value).strip())
-    return [f"#W{m.group(1)}"] if m else []
-
-
-def _email(value: Any, ctx: UnderstandingContext, lang: str) -> list[Any]:
+def resolve_email(value: Any, ctx: UnderstandingContext, lang: str) -> list[Any]:
     text = str(value).strip().lower()
     return [text] if _EMAIL.fullmatch(text) else []
 
 
-def _person_name(value: Any, ctx: UnderstandingContext, lang: str) -> list[Any]:
+def resolve_person_name(value: Any, ctx: UnderstandingContext, lang: str) -> list[Any]:
     if isinstance(value, str):
         words = value.split()
         value = {"first_name": words[0], "last_name": " ".join(words[1:])} if words else {}
@@ -76,12 +75,12 @@ def _person_name(value: Any, ctx: UnderstandingContext, lang: str) -> list[Any]:
     return [out] if out and ok else []
 
 
-def _zip(value: Any, ctx: UnderstandingContext, lang: str) -> list[Any]:
+def resolve_zip(value: Any, ctx: UnderstandingContext, lang: str) -> list[Any]:
     text = str(value).strip()
     return [text] if re.fullmatch(r"\d{5}", text) else []
 
 
-def _address(value: Any, ctx: UnderstandingContext, lang: str) -> list[Any]:
+def resolve_address(value: Any, ctx: UnderstandingContext, lang: str) -> list[Any]:
     if not isinstance(value, dict):
         return []
     out: dict[str, str] = {}
@@ -102,128 +101,43 @@ def _address(value: Any, ctx: UnderstandingContext, lang: str) -> list[Any]:
     return [out] if out else []
 
 
-def _amount(value: Any, ctx: UnderstandingContext, lang: str) -> list[Any]:
+def resolve_amount(value: Any, ctx: UnderstandingContext, lang: str) -> list[Any]:
     if isinstance(value, bool):
         return []
     number = float(str(value).replace("$", "").replace(",", "").strip())
     return [round(number, 2)] if math.isfinite(number) and number >= 0 else []
 
 
-def _date(value: Any, ctx: UnderstandingContext, lang: str) -> list[Any]:
+def resolve_date(value: Any, ctx: UnderstandingContext, lang: str) -> list[Any]:
     return [date.fromisoformat(str(value).strip()[:10]).isoformat()]
 
 
-def _time(value: Any, ctx: UnderstandingContext, lang: str) -> list[Any]:
+def resolve_time(value: Any, ctx: UnderstandingContext, lang: str) -> list[Any]:
     m = _TIME.fullmatch(str(value).strip())
     return [f"{int(m.group(1)):02d}:{m.group(2)}"] if m else []
 
 
-def _payment(value: Any, ctx: UnderstandingContext, lang: str) -> list[Any]:
-    ids = {m.id for m in ctx.payment_methods}
-    if isinstance(value, str):
-        if value in ids:
-            return [value]
-        if _RECORD_ID.search(value):
-            return []  # an id that is not one of theirs: never re-read as "a gift card"
-        return _by_words(payment, "payment_method", value, ctx, lang, "payment_method")
-    if isinstance(value, dict) and value.get("source") in _SOURCES:
-        described = " ".join(str(value.get(k) or "") for k in ("brand", "source", "last_four")).replace("_", " ")
-        found = _by_words(payment, "payment_method", described, ctx, lang, "payment_method")
-        if found:
-            return found
-        return [{k: str(v) for k, v in value.items() if k in ("source", "brand", "last_four") and v}]
-    return []
-
-
-def _item(value: Any, ctx: UnderstandingContext, lang: str) -> list[Any]:
-    ids = {i.item_id for i in ctx.order_items}
-    if str(value) in ids:
-        return [str(value)]
-    return _by_words(items, "item", str(value), ctx, lang, "item") if isinstance(value, str) else []
-
-
-def _variant(value: Any, ctx: UnderstandingContext, lang: str) -> list[Any]:
-    ids = {v.item_id for v in ctx.variants}
-    if str(value) in ids:
-        return [str(value)]
-    return _by_words(variants, "variant", str(value), ctx, lang, "variant") if isinstance(value, str) else []
-
-
-def _option(value: Any, ctx: UnderstandingContext, lang: str) -> list[Any]:
-    if not isinstance(value, dict):
-        return []
-    name, said = str(value.get("name", "")).strip().lower(), str(value.get("value", "")).strip().lower()
-    for source in [*(v.options for v in ctx.variants), *(i.options for i in ctx.order_items)]:
-        for key, option in source.items():
-            if key.lower() == name and str(option).lower() == said:
-                return [{"name": key, "value": str(option)}]
-    return []
-
-
-def _cancel_reason(value: Any, ctx: UnderstandingContext, lang: str) -> list[Any]:
-    text = str(value).strip().lower()
-    if text in cancel_reason.REASONS:
-        return [text]
-    return _by_words(cancel_reason, "cancel_reason", text, ctx, lang, "cancel_reason")
-
-
-def _plan(value: Any, ctx: UnderstandingContext, lang: str) -> list[Any]:
-    if str(value) in ctx.plans:
-        return [str(value)]
-    return _by_words(plan, "plan", str(value), ctx, lang, "plan")[:1]
-
-
-def _otp(value: Any, ctx: UnderstandingContext, lang: str) -> list[Any]:
+def resolve_otp(value: Any, ctx: UnderstandingContext, lang: str) -> list[Any]:
     text = re.sub(r"\s", "", str(value))
     return [text] if re.fullmatch(r"\d{6}", text) else []
 
 
-def _phone(value: Any, ctx: UnderstandingContext, lang: str) -> list[Any]:
+def resolve_phone(value: Any, ctx: UnderstandingContext, lang: str) -> list[Any]:
     digits = re.sub(r"\D", "", str(value))
     return _one(e164(digits)) if 10 <= len(digits) <= 15 else []
 
 
-def _choice(value: Any, ctx: UnderstandingContext, lang: str) -> list[Any]:
+def resolve_choice(value: Any, ctx: UnderstandingContext, lang: str) -> list[Any]:
     values = [c.value for c in ctx.choices]
     if str(value) in values:
         return [str(value)]
-    return _by_words(choice, "choice", str(value), ctx, lang, "choice")[:1]
+    return reread(choice.extract, "choice", str(value), ctx, lang)[:1]
 
 
-def _number(value: Any, ctx: UnderstandingContext, lang: str) -> list[Any]:
+def resolve_number(value: Any, ctx: UnderstandingContext, lang: str) -> list[Any]:
     if isinstance(value, bool):
         return []
     number = float(value)
     if not math.isfinite(number):
         return []
     return [int(number) if number.is_integer() else number]
-
-
-def _product(value: Any, ctx: UnderstandingContext, lang: str) -> list[Any]:
-    ids = {p.get("product_id") or p.get("id") for p in ctx.products}
-    if str(value) in ids:
-        return [str(value)]
-    return _by_words(items, "product", str(value), ctx, lang, "product") if isinstance(value, str) else []
-
-
-_HANDLERS = {
-    "order_id": _order_id,
-    "email": _email,
-    "person_name": _person_name,
-    "zip": _zip,
-    "address": _address,
-    "amount": _amount,
-    "date": _date,
-    "time": _time,
-    "payment_method": _payment,
-    "item": _item,
-    "variant": _variant,
-    "option": _option,
-    "cancel_reason": _cancel_reason,
-    "plan": _plan,
-    "otp_code": _otp,
-    "phone": _phone,
-    "choice": _choice,
-    "number": _number,
-    "product": _product,
-}

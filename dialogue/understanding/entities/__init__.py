@@ -1,61 +1,28 @@
 """Entity extraction: one parser per family, then one reading per stretch of words.
 
 Each parser proposes what it sees; exclusive readings of the same words (a digit string is a zip,
-an OTP code, part of an address or an order id, not several) are settled by what the bot asked
-(`ctx.expects`), then by how specific and how long the reading is. References to the customer's
-records (items, variants, payment methods, choices, plans, products) are always resolved against
-the candidates in the context and never invented.
+an OTP code or part of an address, not several) are settled by what the bot asked
+(`ctx.expected`), then by how specific and how long the reading is. References to the customer's
+records (the offered choices, a pack's candidates) are always resolved against the context and
+never invented. The parsers and which types are exclusive come from the understander's pack
+(`extensions`): the core families live in this package, a domain's in its pack.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from dialogue.understanding.entities import (
-    address,
-    amount,
-    cancel_reason,
-    choice,
-    dates,
-    email,
-    items,
-    number,
-    order_id,
-    otp,
-    payment,
-    person_name,
-    phone,
-    plan,
-    variants,
-    zip_code,
-)
-from dialogue.understanding.entities.base import Found, expected_types
+from dialogue.understanding.entities.base import Found, Parser
 from dialogue.understanding.models import Entity, UnderstandingContext
 from dialogue.understanding.normalize import Doc
 
+if TYPE_CHECKING:
+    from dialogue.understanding.extensions import UnderstandingPack
+
+__all__ = ["Parser", "extract", "settle", "to_entities"]
+
 log = logging.getLogger(__name__)
-
-Parser = Callable[[Doc, UnderstandingContext, frozenset[str]], list[Found]]
-
-PARSERS: tuple[Parser, ...] = (
-    email.extract,
-    order_id.extract,
-    address.extract,
-    amount.extract,
-    dates.extract,
-    payment.extract,
-    phone.extract,
-    otp.extract,
-    zip_code.extract,
-    person_name.extract,
-    cancel_reason.extract,
-    plan.extract,
-    items.extract,
-    variants.extract,
-    choice.extract,
-    number.extract,
-)
 
 # Readings that may share words with each other ("tonight" is a date and a time).
 _COMPATIBLE = {frozenset({"date", "time"})}
@@ -63,20 +30,22 @@ _COMPATIBLE = {frozenset({"date", "time"})}
 _CONTAINERS = frozenset({"email", "person_name"})
 
 
-def extract(doc: Doc, ctx: UnderstandingContext) -> list[Found]:
-    expected = expected_types(ctx.expects)
+def extract(doc: Doc, ctx: UnderstandingContext, pack: UnderstandingPack) -> list[Found]:
+    """Every reading of the turn by `pack`'s parsers, one per stretch of words."""
+    expected = frozenset(ctx.expected)
     proposals: list[Found] = []
-    for parser in PARSERS:
+    for parser in pack.parsers:
         try:
             proposals.extend(parser(doc, ctx, expected))
         except Exception:  # one family failing must not cost the customer the whole turn
             log.exception("entity parser %s failed on a turn", parser.__module__)
-    return resolve(proposals, expected)
+    return settle(proposals, expected, pack.exclusive_types)
 
 
-def resolve(proposals: list[Found], expected: frozenset[str]) -> list[Found]:
+def settle(proposals: list[Found], expected: frozenset[str], exclusive_types: frozenset[str]) -> list[Found]:
+    """Keep one exclusive reading per stretch of words, and the other readings that make sense beside them."""
     exclusive = sorted(
-        (f for f in proposals if f.exclusive),
+        (f for f in proposals if f.type in exclusive_types),
         key=lambda f: (f.type in expected, f.priority, f.end - f.start, f.confidence),
         reverse=True,
     )
@@ -87,7 +56,7 @@ def resolve(proposals: list[Found], expected: frozenset[str]) -> list[Found]:
         kept.append(f)
     containers = [k for k in kept if k.type in _CONTAINERS]
     for f in proposals:
-        if f.exclusive:
+        if f.type in exclusive_types:
             continue
         if any(c.start <= f.start and f.end <= c.end for c in containers):
             continue

@@ -40,7 +40,7 @@ def _by_position(doc: Doc, choices: list[ChoiceRef]) -> Found | None:
     tokens = doc.tokens
     ordinals = mapping(doc.lang, "ordinals")
     last = set(phrases(doc.lang, "choice_last"))
-    numbered = set(phrases(doc.lang, "choice_words")) | {"option", "number", "opcion", "numero"}
+    numbered = set(phrases(doc.lang, "choice_words"))
     small = {w: int(v) for w, v in mapping(doc.lang, "digit_words").items()}
     for i, tok in enumerate(tokens):
         index: int | None = None

@@ -1,4 +1,4 @@
-"""Payment methods matched against the customer's own (`ctx.payment_methods`): "my visa", "the
+"""Payment methods matched against the customer's own (candidates "payment_method"): "my visa", "the
 mastercard ending in 9212", "the gift card", "paypal", "la tarjeta de regalo". An id when exactly
 one method fits; every fitting id (with split confidence) when several do; {"source": ...} when
 the customer named a kind of method that is not among theirs."""
@@ -8,8 +8,9 @@ from __future__ import annotations
 import re
 from functools import cache
 
+from dialogue.domains.retail.understanding.models import PaymentRef
 from dialogue.understanding.entities.base import Found
-from dialogue.understanding.models import PaymentRef, UnderstandingContext
+from dialogue.understanding.models import UnderstandingContext
 from dialogue.understanding.normalize import Doc
 from dialogue.understanding.resources import fold, lexicon, mapping, phrases
 
@@ -45,7 +46,7 @@ def extract(doc: Doc, ctx: UnderstandingContext, expected: frozenset[str]) -> li
         spans.append((last_four[0], last_four[0] + 1))
     start, end = min(s for s, _ in spans), max(e for _, e in spans)
     four = last_four[1] if last_four else None
-    fits = [m for m in ctx.payment_methods if _fits(m, source, brand, four)]
+    fits = [m for m in ctx.candidates_of("payment_method", PaymentRef) if _fits(m, source, brand, four)]
     if fits:
         confidence = 0.95 if len(fits) == 1 else round(0.9 / len(fits), 3)
         return [Found("payment_method", m.id, start, end, confidence, priority=2) for m in fits]

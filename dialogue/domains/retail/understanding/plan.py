@@ -1,4 +1,5 @@
-"""Subscription plans matched against `ctx.plans` by the words of their ids ("premium_annual")."""
+"""Subscription plans matched against the offered ones (candidates "plan", plan ids) by the words of
+their ids ("premium_annual")."""
 
 from __future__ import annotations
 
@@ -20,13 +21,19 @@ def _synonyms(lang: str) -> dict[str, str]:
     }
 
 
+def offered(ctx: UnderstandingContext) -> list[str]:
+    """The plan ids the customer may pick from."""
+    return [str(p) for p in ctx.candidates.get("plan", [])]
+
+
 def extract(doc: Doc, ctx: UnderstandingContext, expected: frozenset[str]) -> list[Found]:
-    if not ctx.plans:
+    plans = offered(ctx)
+    if not plans:
         return []
     synonyms = _synonyms(doc.lang)
     said = {synonyms.get(t, t): i for i, t in enumerate(doc.tokens)}
     scored: list[tuple[float, str, list[int]]] = []
-    for plan in ctx.plans:
+    for plan in plans:
         words = [w for w in re.split(r"[\s_\-]+", fold(plan)) if w and w != "plan"]
         hits = [said[w] for w in words if w in said]
         if hits:

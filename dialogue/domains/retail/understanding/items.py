@@ -1,4 +1,4 @@
-"""Items of the order in focus (`ctx.order_items`) and catalogue products (`ctx.products`), by how
+"""Items of the order in focus (candidates "item") and catalogue products (candidates "product"), by how
 people name them: "the keyboard", "the water bottle and the office chair", "both jackets", "el
 teclado", "the blue one" when the order has one blue thing. Two identical lines of an order are
 two items with one id; "both"/"the two" takes both. When several different items fit, all of them
@@ -12,9 +12,10 @@ from functools import lru_cache
 
 from rapidfuzz import fuzz, process
 
+from dialogue.domains.retail.understanding.catalog import product_forms, value_forms
+from dialogue.domains.retail.understanding.models import ItemRef
 from dialogue.understanding.entities.base import Found
-from dialogue.understanding.entities.catalog import product_forms, value_forms
-from dialogue.understanding.models import ItemRef, UnderstandingContext
+from dialogue.understanding.models import UnderstandingContext
 from dialogue.understanding.normalize import Doc
 from dialogue.understanding.resources import mapping, phrases
 
@@ -74,7 +75,7 @@ def _quantity(doc: Doc, start: int) -> int | None:
 
 
 def _items(doc: Doc, ctx: UnderstandingContext, expected: frozenset[str]) -> list[Found]:
-    lines = ctx.order_items
+    lines = ctx.candidates_of("item", ItemRef)
     if not lines:
         return []
     found: list[Found] = []
@@ -129,10 +130,11 @@ def _all_span(doc: Doc) -> tuple[int, int]:
 
 
 def _products(doc: Doc, ctx: UnderstandingContext) -> list[Found]:
-    if not ctx.products:
+    products = ctx.candidates.get("product", [])
+    if not products:
         return []
     by_name: dict[str, list[str]] = defaultdict(list)
-    for entry in ctx.products:
+    for entry in products:
         pid = entry.get("product_id") or entry.get("id")
         name = entry.get("name")
         if pid and name:

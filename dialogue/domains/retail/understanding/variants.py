@@ -1,4 +1,4 @@
-"""Variants (`ctx.variants`) picked by their option values ("clicky switches, full size", "the blue
+"""Variants (candidates "variant") picked by their option values ("clicky switches, full size", "the blue
 one in large", "la azul", "not waterproof"), with an `option` entity for each value heard so the
 dialogue can narrow down what is still open. Every best-fitting variant comes back; when several
 fit equally, their confidences are split so the dialogue knows to ask."""
@@ -8,8 +8,9 @@ from __future__ import annotations
 from collections import defaultdict
 from functools import lru_cache
 
+from dialogue.domains.retail.understanding.catalog import switch_forms, value_forms
+from dialogue.domains.retail.understanding.models import ItemRef, VariantRef
 from dialogue.understanding.entities.base import Found
-from dialogue.understanding.entities.catalog import switch_forms, value_forms
 from dialogue.understanding.models import UnderstandingContext
 from dialogue.understanding.normalize import Doc
 from dialogue.understanding.resources import fold, phrases
@@ -20,10 +21,11 @@ _NEGATORS = ("not", "without", "non", "sin", "no")
 
 def extract(doc: Doc, ctx: UnderstandingContext, expected: frozenset[str]) -> list[Found]:
     options: dict[str, set[str]] = defaultdict(set)
-    for variant in ctx.variants:
+    candidates = ctx.candidates_of("variant", VariantRef)
+    for variant in candidates:
         for name, value in variant.options.items():
             options[name].add(str(value))
-    for item in ctx.order_items:
+    for item in ctx.candidates_of("item", ItemRef):
         for name, value in item.options.items():
             options[name].add(str(value))
     if not options:
@@ -38,7 +40,7 @@ def extract(doc: Doc, ctx: UnderstandingContext, expected: frozenset[str]) -> li
             Found("option", {"name": n, "value": v}, start, end, share if len(pairs) > 1 else 0.9)
             for n, v in sorted(pairs)
         )
-    found.extend(_variants(ctx, heard))
+    found.extend(_variants(candidates, heard))
     return found
 
 
@@ -90,11 +92,11 @@ def _heard(doc: Doc, options: dict[str, set[str]]) -> list[tuple[int, int, set[t
     return sorted(heard, key=lambda h: h[0])
 
 
-def _variants(ctx: UnderstandingContext, heard: list[tuple[int, int, set[tuple[str, str]]]]) -> list[Found]:
-    if not ctx.variants:
+def _variants(candidates: list[VariantRef], heard: list[tuple[int, int, set[tuple[str, str]]]]) -> list[Found]:
+    if not candidates:
         return []
     scored = []
-    for variant in ctx.variants:
+    for variant in candidates:
         opts = {n: str(v) for n, v in variant.options.items()}
         satisfied = sum(any(opts.get(n) == v for n, v in pairs) for _, _, pairs in heard)
         scored.append((satisfied / len(heard), variant))
