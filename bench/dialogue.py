@@ -29,6 +29,7 @@ from rich.table import Table
 from actions.backoffice import Backoffice
 from actions.paths import RETAIL_DB
 from dialogue.api import CustomerInput
+from dialogue.domains.retail.understanding import RETAIL_UNDERSTANDING
 from dialogue.engine import DialogueEngine
 from dialogue.understanding.builtin import BuiltinUnderstanding
 
@@ -99,7 +100,7 @@ async def run(conversations: list[list[str]], engine: DialogueEngine, concurrenc
 async def main(count: int, levels: list[int]) -> None:
     console = Console()
     data = json.loads(RETAIL_DB.read_text(encoding="utf-8"))
-    understanding = BuiltinUnderstanding(warm=True)
+    understanding = BuiltinUnderstanding(warm=True, packs=[RETAIL_UNDERSTANDING])
     table = Table(title=f"Dialogue engine, {count} scripted conversations per row (SQLite, built-in understanding)")
     for col in ("concurrency", "turns", "turns/s", "p50 ms", "p99 ms", "max ms"):
         table.add_column(col, justify="right")

@@ -13,15 +13,17 @@ from pathlib import Path
 from actions import seed
 from actions.backoffice import Backoffice
 from actions.governance import GovernancePolicy
+from dialogue.domains.retail import build_pack
 from dialogue.engine import DialogueEngine, EngineConfig
+from dialogue.kernel.pack import DomainPack
 from dialogue.understanding.models import Understander
 from frontdesk.settings import Settings
 
 
-def make_understander(settings: Settings) -> Understander:
+def make_understander(settings: Settings, pack: DomainPack) -> Understander:
     from dialogue.understanding.builtin import BuiltinUnderstanding
 
-    builtin = BuiltinUnderstanding(tuple(settings.languages))
+    builtin = BuiltinUnderstanding(tuple(settings.languages), packs=[pack.understanding])
     if not settings.llm_base_url:
         return builtin
     from dialogue.understanding.llm import LLMUnderstanding
@@ -43,10 +45,12 @@ class Runtime:
             timeout_s=settings.system_timeout_s,
             policy=GovernancePolicy(refund_approval_threshold=settings.refund_approval_threshold),
         )
-        self.understander = make_understander(settings)
+        self.pack = build_pack()
+        self.understander = make_understander(settings, self.pack)
         self.engine = DialogueEngine(
             self.backoffice,
             self.understander,
+            pack=self.pack,
             config=EngineConfig(languages=tuple(settings.languages), default_language=settings.languages[0]),
         )
 

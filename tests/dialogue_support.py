@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from actions.backoffice import Backoffice
 from dialogue.api import CustomerInput, TurnResult
+from dialogue.domains.retail.understanding import RETAIL_UNDERSTANDING
 from dialogue.engine import DialogueEngine
 from dialogue.understanding.builtin import BuiltinUnderstanding
 
@@ -17,7 +18,7 @@ def understanding() -> BuiltinUnderstanding:
     """One warmed-up built-in understanding per test process (fitting it is the slow part)."""
     global _UNDERSTANDING
     if _UNDERSTANDING is None:
-        _UNDERSTANDING = BuiltinUnderstanding(warm=True)
+        _UNDERSTANDING = BuiltinUnderstanding(warm=True, packs=[RETAIL_UNDERSTANDING])
     return _UNDERSTANDING
 
 

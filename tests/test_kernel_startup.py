@@ -68,3 +68,23 @@ async def test_a_deployment_repair_flow_replaces_the_shipped_one(backoffice, tmp
     await chat.start()
     await chat.say("bye")
     assert chat.last.ended and chat.text == engine.responses.render("you_are_welcome", "en")
+
+
+@pytest.mark.parametrize(
+    ("expects", "types"),
+    [
+        ("identity", ["email", "person_name", "zip"]),
+        ("otp_code", ["otp_code"]),
+        ("order_id", ["order_id"]),
+        ("item_ids", ["item"]),
+        ("new_item_ids", ["variant", "option"]),
+        ("payment_method_id", ["payment_method"]),
+        ("reason", ["cancel_reason"]),
+        ("plan_id", ["plan"]),
+        ("address", ["address"]),
+        ("confirmation", []),
+        (None, []),
+    ],
+)
+def test_understanding_is_told_which_entities_answer_the_question_asked(expects, types):
+    assert build_pack().slots.expected(expects) == types

@@ -42,27 +42,6 @@ def test_understanders_built_without_a_pack_share_nothing_with_those_built_with_
     assert understand("my order is W2378156").first("order_id").value == "#W2378156"
 
 
-@pytest.mark.parametrize(
-    ("slot", "types"),
-    [
-        ("identity", ["email", "person_name", "zip"]),
-        ("otp_code", ["otp_code"]),
-        ("callback_time", ["date", "time"]),
-        ("order_id", ["order_id"]),
-        ("item_ids", ["item"]),
-        ("new_item_ids", ["variant", "option"]),
-        ("payment_method_id", ["payment_method"]),
-        ("reason", ["cancel_reason"]),
-        ("plan_id", ["plan"]),
-        ("shipping address", ["address"]),
-        ("confirmation", []),
-        (None, []),
-    ],
-)
-def test_slot_names_map_to_the_entity_types_their_question_asks_for(slot: str | None, types: list[str]) -> None:
-    assert understander().pack.expected_for(slot) == types
-
-
 def test_the_llm_prompt_lists_what_the_packs_declare() -> None:
     prompt = system_prompt(understander().pack)
     assert "- cancel_order: cancel an order" in prompt and '- order_id: "#W" and 7 digits' in prompt

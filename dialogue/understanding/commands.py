@@ -34,12 +34,17 @@ from dialogue.kernel.commands import (
 )
 from dialogue.kernel.commands import CannotHandle as CannotHandleCommand
 from dialogue.kernel.evidence import Evidence
-from dialogue.understanding.models import Act, Understander, Understanding, UnderstandingContext
+from dialogue.understanding.models import (
+    HUMAN_INTENT,
+    QUESTION_INTENT,
+    Act,
+    Understander,
+    Understanding,
+    UnderstandingContext,
+)
 
 # Requests spoken in one breath ("return the keyboard and also change my address").
 _SPLIT = re.compile(r"\b(?:and also|also|and then|y también|y además|además)\b", re.IGNORECASE)
-POLICY_QUESTION = "policy_question"
-TALK_TO_PERSON = "talk_to_person"
 ANYTHING_ELSE = "anything_else"
 OFFER = "offer_help"
 
@@ -95,7 +100,7 @@ class CommandGenerator:
         self, u: Understanding, inp: Any, view: ConversationView, ctx: UnderstandingContext
     ) -> tuple[list[Command], Evidence]:
         ev = self.evidence(u, inp, view)
-        if u.has(Act.human) or u.intent == TALK_TO_PERSON:
+        if u.has(Act.human) or u.intent == HUMAN_INTENT:
             return [HumanHandoff(reason="customer_request")], ev
         if u.has(Act.repeat) and not u.intent and not u.entities:
             return [Repeat()], ev
@@ -139,7 +144,7 @@ class CommandGenerator:
             out.append(StartFlow(flow=new, confidence=u.intent_confidence, evidence=ev, then=later))
         elif view.active_flow is not None:
             out.append(SetSlots(evidence=ev))
-        elif u.intent is None or u.intent == POLICY_QUESTION:
+        elif u.intent is None or u.intent == QUESTION_INTENT:
             out.extend(self._small_talk(u, view))
         return out, ev
 
@@ -160,11 +165,11 @@ class CommandGenerator:
         choice = inp.choice or (str(entity.value) if entity else None)
         if choice in view.options:
             return choice
-        for value, option in view.options.items():
-            if option.link is not None and u.intent == option.link:
+        for value, offered in view.options.items():
+            if offered.link is not None and u.intent == offered.link:
                 return value
-        for value, option in view.options.items():
-            if any(u.has(Act(a)) for a in option.acts):
+        for value, offered in view.options.items():
+            if any(u.has(Act(a)) for a in offered.acts):
                 return value
         return None
 
@@ -199,8 +204,8 @@ class CommandGenerator:
 
     @staticmethod
     def _small_talk(u: Understanding, view: ConversationView) -> list[Command]:
-        if u.intent == POLICY_QUESTION or not u.acts:
-            return [AskQuestion(topic="policy", text=u.text, certain=u.intent == POLICY_QUESTION)]
+        if u.intent == QUESTION_INTENT or not u.acts:
+            return [AskQuestion(topic="policy", text=u.text, certain=u.intent == QUESTION_INTENT)]
         waiting = view.expects == ANYTHING_ELSE
         if u.has(Act.goodbye) or (u.has(Act.thanks) and waiting) or (waiting and (u.has(Act.deny) or u.has(Act.done))):
             return [ChitChat(kind="goodbye")]

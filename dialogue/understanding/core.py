@@ -20,7 +20,7 @@ from dialogue.understanding.entities import (
     zip_code,
 )
 from dialogue.understanding.extensions import EntityKind, IntentKind, UnderstandingPack
-from dialogue.understanding.models import HUMAN_INTENT
+from dialogue.understanding.models import HUMAN_INTENT, QUESTION_INTENT
 
 CORE = UnderstandingPack(
     name="core",
@@ -59,36 +59,8 @@ CORE = UnderstandingPack(
         EntityKind("choice", 'the "value" of one of "choices", copied exactly', resolve.resolve_choice),
         EntityKind("number", "a bare number, when nothing more specific fits", resolve.resolve_number, exclusive=True),
     ),
-    intents=(IntentKind(HUMAN_INTENT, "the customer asks to talk to a person"),),
-    slots={
-        "email": ("email",),
-        "identity": ("email", "person_name", "zip"),
-        "name": ("person_name",),
-        "person_name": ("person_name",),
-        "full_name": ("person_name",),
-        "first_name": ("person_name",),
-        "last_name": ("person_name",),
-        "name_zip": ("person_name", "zip"),
-        "zip": ("zip",),
-        "zip_code": ("zip",),
-        "postal_code": ("zip",),
-        "otp": ("otp_code",),
-        "otp_code": ("otp_code",),
-        "code": ("otp_code",),
-        "verification_code": ("otp_code",),
-        "address": ("address",),
-        "new_address": ("address",),
-        "amount": ("amount",),
-        "date": ("date",),
-        "time": ("time",),
-        "datetime": ("date", "time"),
-        "when": ("date", "time"),
-        "callback_time": ("date", "time"),
-        "phone": ("phone",),
-        "phone_number": ("phone",),
-        "callback_number": ("phone",),
-        "choice": ("choice",),
-        "number": ("number",),
-        "quantity": ("number",),
-    },
+    intents=(
+        IntentKind(HUMAN_INTENT, "the customer asks to talk to a person"),
+        IntentKind(QUESTION_INTENT, "a question about the store's policies: refunds, returns, shipping, fees"),
+    ),
 )

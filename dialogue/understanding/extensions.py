@@ -10,14 +10,13 @@ pack: nothing is registered globally.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
 from dialogue.understanding.entities.base import Parser
 from dialogue.understanding.models import UnderstandingContext
-from dialogue.understanding.resources import fold
 
 __all__ = ["EntityKind", "IntentKind", "Parser", "Presenter", "Resolver", "UnderstandingPack", "combine"]
 
@@ -58,8 +57,6 @@ class UnderstandingPack:
     parsers: tuple[Parser, ...] = ()
     entities: tuple[EntityKind, ...] = ()
     intents: tuple[IntentKind, ...] = ()
-    # Slot name -> the entity types a question for it asks for ("item_ids" -> ("item",)).
-    slots: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     @cached_property
     def _by_type(self) -> dict[str, EntityKind]:
@@ -85,26 +82,12 @@ class UnderstandingPack:
     def intent_names(self) -> tuple[str, ...]:
         return tuple(intent.name for intent in self.intents)
 
-    def expected_for(self, slot: str | None) -> list[str]:
-        """The entity types a question for `slot` asks for: its own entry, else the first slot name
-        (longer than three letters) that `slot` contains ("shipping_address" -> address), else none."""
-        if not slot:
-            return []
-        key = fold(slot).strip().replace(" ", "_").replace("-", "_")
-        if key in self.slots:
-            return list(self.slots[key])
-        for name, types in self.slots.items():
-            if len(name) > 3 and name in key:
-                return list(types)
-        return []
-
 
 def combine(*packs: UnderstandingPack) -> UnderstandingPack:
-    """One pack with everything the given ones declare, in their order; a type, intent or slot
-    declared twice is an error rather than a silent override."""
+    """One pack with everything the given ones declare, in their order; a type or intent declared
+    twice is an error rather than a silent override."""
     entities: dict[str, EntityKind] = {}
     intents: dict[str, IntentKind] = {}
-    slots: dict[str, tuple[str, ...]] = {}
     for pack in packs:
         for kind in pack.entities:
             if kind.type in entities:
@@ -114,15 +97,10 @@ def combine(*packs: UnderstandingPack) -> UnderstandingPack:
             if intent.name in intents:
                 raise ValueError(f"intent {intent.name!r} of pack {pack.name!r} is already declared")
             intents[intent.name] = intent
-        for slot, types in pack.slots.items():
-            if slots.get(slot, types) != types:
-                raise ValueError(f"slot {slot!r} of pack {pack.name!r} already asks for {slots[slot]}")
-            slots[slot] = tuple(types)
     return UnderstandingPack(
         name="+".join(p.name for p in packs),
         description="; ".join(p.description for p in packs if p.description),
         parsers=tuple(parser for p in packs for parser in p.parsers),
         entities=tuple(entities.values()),
         intents=tuple(intents.values()),
-        slots=slots,
     )

@@ -17,6 +17,8 @@ from pydantic import BaseModel, Field
 
 # An explicit ask for a person always gets this intent, whatever else is registered.
 HUMAN_INTENT = "talk_to_person"
+# A question the knowledge base answers (about policies: refunds, returns, shipping, fees), not a request.
+QUESTION_INTENT = "policy_question"
 
 SUPPORTED_LANGUAGES = ("en", "es")
 

@@ -9,7 +9,6 @@ gets it as one `DomainPack` from `build_pack()`.
 
 from __future__ import annotations
 
-
 from pathlib import Path
 
 from actions.paths import ASSETS_DIR

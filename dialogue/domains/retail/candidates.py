@@ -9,9 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from dialogue.domains.retail.understanding import ItemRef, PaymentRef, VariantRef
-
 from dialogue.domains.retail import records
+from dialogue.domains.retail.understanding import ItemRef, PaymentRef, VariantRef
 from dialogue.kernel.collectors import Collector
 from dialogue.kernel.context import TurnContext
 from dialogue.kernel.flow import Flow
