@@ -14,7 +14,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-# Run as a script, this folder must not shadow the packages. (voice.replay installs its clock on import.)
+# Run as a script, this folder (and this file, named like the replay package) must not shadow the packages.
 if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
     sys.path.pop(0)
 ROOT = Path(__file__).resolve().parent.parent
@@ -28,8 +28,9 @@ import time  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
-from voice.replay.inputs import find_calls  # noqa: E402
-from voice.replay.runner import ReplayOptions, _quiet_logs, replay_calls  # noqa: E402
+from frontdesk.cli import replay_runtime  # noqa: E402
+from replay.inputs import find_calls  # noqa: E402
+from replay.runner import ReplayOptions, quiet_logs, replay_calls  # noqa: E402
 
 
 def main() -> None:
@@ -40,7 +41,7 @@ def main() -> None:
     parser.add_argument("--no-speech-cache", action="store_true")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    _quiet_logs()
+    quiet_logs()
     calls = find_calls([args.calls])
     cache = not args.no_speech_cache
     console = Console()
@@ -49,7 +50,7 @@ def main() -> None:
     )
 
     single = ReplayOptions(timing=args.timing, jobs=1, speech_cache=cache)
-    per_call = replay_calls(calls, single)
+    per_call = replay_calls(calls, single, runtime_factory=replay_runtime)
     table = Table(title="each call alone (models loaded)")
     for column in ("call", "call s", "replay s", "x real time", "passed"):
         table.add_column(column, justify="right" if column != "call" else "left")
@@ -69,7 +70,7 @@ def main() -> None:
     for parallel in ("processes", "tasks"):
         options = ReplayOptions(timing=args.timing, jobs=args.jobs, speech_cache=cache, parallel=parallel)
         started = time.perf_counter()
-        results = replay_calls(calls, options)
+        results = replay_calls(calls, options, runtime_factory=replay_runtime)
         wall = time.perf_counter() - started
         call_s = sum(r.call_s for r, _ in results)
         passed = sum(1 for r, _ in results if r.passed)

@@ -6,11 +6,14 @@ import asyncio
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from frontdesk.settings import Settings
+
+if TYPE_CHECKING:
+    from frontdesk.runtime import Runtime
 
 app = typer.Typer(help="Frontdesk: voice and chat front end for customer support.", no_args_is_help=True)
 backoffice_app = typer.Typer(help="Load, dump and check the back office.", no_args_is_help=True)
@@ -77,11 +80,22 @@ def chat(
     asyncio.run(run_chat(_settings(db, data)))
 
 
+def replay_runtime(*, data_dir: Path, db_url: str, data: Path | None, faults: str) -> Runtime:
+    """What each replayed call runs on: a runtime on its own store and faults, the rest from the environment.
+
+    Module-level so that it pickles to replay's worker processes.
+    """
+    # Imported when a replay runs: every command loads this module, and the engine takes seconds to import.
+    from frontdesk.runtime import Runtime
+
+    return Runtime(Settings(data_dir=data_dir, db_url=db_url, data=data, faults=faults))
+
+
 def _register_replay() -> None:
-    from voice.replay.command import replay_command
+    from replay.command import replay_command
 
     app.command("replay", help="QA: replay recorded calls through the phone pipeline, score them, report.")(
-        replay_command
+        replay_command(replay_runtime)
     )
 
 

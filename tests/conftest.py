@@ -10,7 +10,7 @@ import pytest
 
 # Before anything imports pipecat: its frames bind time.time on import, and the phone tests run calls
 # on the virtual clock (tests.virtual_phone), whose time.time that must be.
-import voice.replay.clock  # noqa: F401  isort: skip
+import replay.clock  # noqa: F401  isort: skip
 
 from actions.backoffice import Backoffice
 from actions.models import Actor, CallContext, IdentityLevel

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from voice.replay import clock
-from voice.replay.expect import ExpectationError, Expectations, evaluate, load
-from voice.replay.inputs import InputError, find_calls, load_caller, utterances
+from qa.expect import ExpectationError, Expectations, evaluate, load
+from replay import clock
+from replay.inputs import InputError, find_calls, load_caller, utterances
 
 RATE = 8000
 

@@ -11,9 +11,9 @@ from pipecat.audio.utils import create_stream_resampler
 from pipecat.audio.vad.silero import SileroVADAnalyzer
 from pipecat.audio.vad.vad_analyzer import VADParams, VADState
 
+from replay.inputs import load_caller
 from voice.analyzers import SharedSileroVADAnalyzer
 from voice.asr import loops, speech_span
-from voice.replay.inputs import load_caller
 from voice.resample import TimeInvariantStreamResampler
 from voice.speech import synthesize
 from voice.tts import _piper_chunks

@@ -1,5 +1,5 @@
 """Phone calls on the virtual clock: the app served in this process, called by the dial client through
-httpx-ws, with computing free of time (`voice.replay.clock`, as `frontdesk replay --model-time free`).
+httpx-ws, with computing free of time (`replay.clock`, as `frontdesk replay --model-time free`).
 
 The caller's audio, the bot's audio and every timer (VAD, end of turn, reprompts, the caller's
 pauses) run on one simulated clock that moves only from timer to timer, so how busy the machine
@@ -18,8 +18,8 @@ import httpx
 from asgi_lifespan import LifespanManager
 from httpx_ws.transport import ASGIWebSocketTransport
 
+from replay import clock
 from voice.calls import CallRecord
-from voice.replay import clock
 
 T = TypeVar("T")
 HOST = "http://frontdesk.test"
@@ -28,7 +28,7 @@ HOST = "http://frontdesk.test"
 def on_virtual_clock(scenario: Callable[[], Awaitable[T]]) -> T:
     """Run `scenario()` on a fresh virtual-clock loop where computing takes no time."""
     # pipecat stamps frames with time.time bound at its import: the clock must have been patched first.
-    assert clock.PATCHED_BEFORE_PIPECAT, "voice.replay.clock must be imported before pipecat (tests/conftest.py)"
+    assert clock.PATCHED_BEFORE_PIPECAT, "replay.clock must be imported before pipecat (tests/conftest.py)"
     return clock.run(scenario(), free_compute=True)
 
 

@@ -29,11 +29,12 @@ import numpy as np  # noqa: E402
 import soundfile as sf  # noqa: E402
 import yaml  # noqa: E402
 
+from frontdesk.cli import replay_runtime  # noqa: E402
+from replay import clock  # noqa: E402
+from replay.inputs import RATE, CallInput  # noqa: E402
+from replay.runner import ReplayOptions, prepare_store, quiet_logs, replay_call  # noqa: E402
 from voice import models  # noqa: E402
 from voice.espeak import EspeakEngine  # noqa: E402
-from voice.replay import clock  # noqa: E402
-from voice.replay.inputs import RATE, CallInput  # noqa: E402
-from voice.replay.runner import ReplayOptions, _quiet_logs, prepare_store, replay_call  # noqa: E402
 from voice.speech import from_mulaw, resample, to_mulaw  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
@@ -190,7 +191,8 @@ def make(name: str, spec: dict, store: Path, workdir: Path) -> None:
     expect = folder / "expect.yaml"
     expect.write_text(yaml.safe_dump(spec["expect"], sort_keys=False, allow_unicode=True), encoding="utf-8")
     options = ReplayOptions(timing="turns", barge_in=spec.get("barge_in", {}))
-    report, audio = clock.run(replay_call(CallInput(name=name, audio=script, expect=expect), options, store, workdir))
+    call = CallInput(name=name, audio=script, expect=expect)
+    report, audio = clock.run(replay_call(call, options, store, workdir, runtime_factory=replay_runtime))
     caller = np.asarray(audio.caller, dtype=np.int16).copy()
     if spec.get("noise_db"):
         # The line sent digital silence between the caller's lines; the room's noise goes on there too.
@@ -211,11 +213,11 @@ def make(name: str, spec: dict, store: Path, workdir: Path) -> None:
 
 
 def main() -> None:
-    _quiet_logs()
+    quiet_logs()
     names = sys.argv[1:] or list(CALLS)
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
-        store = asyncio.run(prepare_store(None, workdir))
+        store = asyncio.run(prepare_store(None, workdir, runtime_factory=replay_runtime))
         for name in names:
             make(name, CALLS[name], store, workdir)
 

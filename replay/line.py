@@ -18,10 +18,10 @@ import json
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel
 from starlette.websockets import WebSocketState
 
-from voice.replay.inputs import RATE, Utterance
+from qa.report import LineEvent
+from replay.inputs import RATE, Utterance
 
 FRAME = RATE // 50  # Twilio sends 20 ms a message
 FRAME_S = FRAME / RATE
@@ -41,13 +41,6 @@ TAIL_MAX_S = 30.0
 # A new stretch of bot audio after this much silence is a new bot utterance on the timeline.
 _BOT_GAP_S = 0.25
 _TURN_MARKS = ("turn-", "goodbye", "transfer")
-
-
-class LineEvent(BaseModel):
-    at_s: float
-    kind: str  # caller_speech, bot_audio, mark, clear, stop, hang_up
-    end_s: float | None = None
-    name: str | None = None
 
 
 class ReplayLine:

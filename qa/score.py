@@ -1,4 +1,4 @@
-"""Scores of one replayed call, computed from what the dialogue recorded (its trajectory and states).
+"""Scores of one call, computed from what the dialogue recorded (its trajectory and states).
 
 - task completed: the conversation ended resolved;
 - verification coverage: the share of executed writes whose post-condition was read back and held;

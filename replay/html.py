@@ -15,8 +15,9 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from voice.replay.inputs import audio_data_uri
-from voice.replay.report import Aggregate, CallAudio, CallReport, folder_name
+from qa.report import Aggregate, CallReport, folder_name
+from replay.audio import CallAudio
+from replay.inputs import audio_data_uri
 
 _CSS = """
 body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;color:#1d2330;background:#f5f6f8}

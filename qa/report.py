@@ -1,7 +1,8 @@
-"""The replay report: one `CallReport` per call (written as `<call>/report.json`), and the aggregate.
+"""The call report: one `CallReport` per call (written as `<call>/report.json`), and the aggregate.
 
-Times in a report are seconds from the start of the call, on the replay's (virtual) clock, so a
-timeline reads like the call did. Latencies are in milliseconds.
+Times in a report are seconds from the start of the call, on the call's own clock (a replay's is
+virtual), so a timeline reads like the call did. Latencies are in milliseconds. What the caller
+and the bot said as audio is the channel's to keep; the report holds what was said and done.
 """
 
 from __future__ import annotations
@@ -12,13 +13,19 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import soundfile as sf
 from pydantic import BaseModel, Field
 
-from voice.replay.expect import Check
-from voice.replay.inputs import RATE
-from voice.replay.line import LineEvent
-from voice.replay.score import Scores
+from qa.expect import Check
+from qa.score import Scores
+
+
+class LineEvent(BaseModel):
+    """Something that happened on the call's line, for its timeline."""
+
+    at_s: float
+    kind: str  # caller_speech, bot_audio, mark, clear, stop, hang_up
+    end_s: float | None = None
+    name: str | None = None
 
 
 class TranscriptLine(BaseModel):
@@ -98,14 +105,6 @@ class CallReport(BaseModel):
         return [t.latency_ms["total"] for t in self.turns if t.latency_ms.get("total") is not None]  # type: ignore[misc]
 
 
-class CallAudio(BaseModel):
-    """What the caller sent and what the caller heard, 8 kHz int16, on the call's clock."""
-
-    model_config = {"arbitrary_types_allowed": True}
-    caller: Any = None
-    bot: Any = None
-
-
 def percentile(values: list[float], q: float) -> float | None:
     return round(float(np.percentile(values, q)), 1) if values else None
 
@@ -176,15 +175,11 @@ def folder_name(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "call"
 
 
-def write_call(directory: Path, report: CallReport, audio: CallAudio) -> Path:
-    """`<dir>/<call>/report.json` plus the two sides of the call as WAVs (8 kHz mu-law)."""
+def write_call(directory: Path, report: CallReport) -> Path:
+    """`<dir>/<call>/report.json`; returns the call's folder."""
     folder = directory / folder_name(report.name)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "report.json").write_text(report.model_dump_json(indent=2) + "\n", encoding="utf-8")
-    for side in ("caller", "bot"):
-        samples = getattr(audio, side)
-        if samples is not None and len(samples):
-            sf.write(folder / f"{side}.wav", np.asarray(samples, dtype=np.int16), RATE, subtype="ULAW")
     return folder
 
 

@@ -143,7 +143,7 @@ def lookup(data: Any, path: str) -> tuple[bool, Any]:
 
 
 def evaluate(name: str, expect: Expectations, facts: dict[str, Any], *, timing: str = "original") -> list[Check]:
-    """Check a replayed call's facts against its expectations.
+    """Check a call's facts against its expectations (`timing`: how a replay paced the caller).
 
     `facts` holds: outcome, intents, bot_texts, turn_latencies_ms (turn -> ms), policy_violations,
     barge_ins, handoff_reason, backoffice (the export, or None when not needed).

@@ -1,14 +1,15 @@
-"""Replays calls: one call end to end on a virtual clock, and many with a progress bar and parallel jobs.
+"""Replays calls: one call end to end on a virtual clock, and many in parallel jobs.
 
-One call: a fresh copy of the back office (copied from a store prepared once per run), the
-dialogue engine on it, the live phone pipeline (`voice.pipeline.run_call`: Silero VAD, Whisper,
-Smart Turn, the dialogue bridge, piper/espeak-ng) with a `ReplayLine` as its Twilio WebSocket, all
-on a `VirtualClockLoop`. Then the facts are gathered from the call record, the line and the
-dialogue's own store, scored, and checked against the expectations.
+One call: a fresh copy of the back office (copied from a store prepared once per run) and the
+dialogue engine on it, both built by the caller's `RuntimeFactory`; the live phone pipeline
+(`voice.pipeline.run_call`: Silero VAD, Whisper, Smart Turn, the dialogue bridge, piper/espeak-ng)
+with a `ReplayLine` as its Twilio WebSocket, all on a `VirtualClockLoop`. Then the facts are
+gathered from the call record, the line and the dialogue's own store, scored and checked against
+the expectations (`qa`).
 
 Many calls: `jobs` concurrent tasks on one virtual clock in this process (the default), or `jobs`
 worker processes (`parallel="processes"`, each loading the speech models once). Calls also go to a
-worker process when pipecat was imported before the virtual clock (see `voice.replay.clock`).
+worker process when pipecat was imported before the virtual clock (see `replay.clock`).
 """
 
 from __future__ import annotations
@@ -30,14 +31,16 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from dialogue.api import CustomerInput, TurnResult
-from voice.replay import clock
-from voice.replay.expect import Expectations, evaluate
-from voice.replay.expect import load as load_expectations
-from voice.replay.inputs import RATE, CallInput, load_caller, utterances
-from voice.replay.line import ReplayLine, Timing
-from voice.replay.report import CallAudio, CallReport, ToolCall, TranscriptLine, TurnReport
-from voice.replay.score import score
-from voice.replay.speech_cache import SpeechCache, tts_factory
+from qa.expect import Expectations, evaluate
+from qa.expect import load as load_expectations
+from qa.report import CallReport, ToolCall, TranscriptLine, TurnReport
+from qa.score import score
+from replay import clock
+from replay.audio import CallAudio
+from replay.inputs import RATE, CallInput, load_caller, utterances
+from replay.line import ReplayLine, Timing
+from replay.runtime import CallRuntime, RuntimeFactory
+from replay.speech_cache import SpeechCache, tts_factory
 
 # A replayed call may run this much longer than its recording (the bot's last answers, reprompts).
 _EXTRA_CALL_S = 300.0
@@ -57,12 +60,9 @@ class ReplayOptions(BaseModel):
     parallel: Literal["processes", "tasks"] = "tasks"
     model_time: Literal["real", "free"] = Field(
         default="real",
-        description="free: computing (the speech models and the rest) takes no time on the call's clock "
-        "(voice.replay.clock)",
+        description="free: computing (the speech models and the rest) takes no time on the call's clock (replay.clock)",
     )
-    speech_cache: bool = Field(
-        default=True, description="reuse the bot's synthesized sentences (voice.replay.speech_cache)"
-    )
+    speech_cache: bool = Field(default=True, description="reuse the bot's synthesized sentences (replay.speech_cache)")
     # For making recordings (turns timing): utterance index -> seconds into the bot's answer to cut it off.
     barge_in: dict[int, float] = Field(default_factory=dict)
 
@@ -96,13 +96,10 @@ class RecordingDialogue:
         return await self.inner.end(session_id, reason)
 
 
-async def prepare_store(data: Path | None, directory: Path) -> Path:
+async def prepare_store(data: Path | None, directory: Path, *, runtime_factory: RuntimeFactory) -> Path:
     """Build the back office once (import, seed, schema); every call gets a copy of this file."""
-    from frontdesk.runtime import Runtime
-    from frontdesk.settings import Settings
-
     path = directory / "store.sqlite3"
-    runtime = Runtime(Settings(data_dir=directory, db_url=f"sqlite:///{path}", data=data, faults=""))
+    runtime = runtime_factory(data_dir=directory, db_url=f"sqlite:///{path}", data=data, faults="")
     await runtime.open()
     await runtime.close()
     for suffix in ("-wal", "-shm"):  # a closed SQLite file is whole; stray journal files are not copied
@@ -142,7 +139,7 @@ def _speech_cache(directory: Path) -> SpeechCache:
     return _speech_caches[directory]
 
 
-def _quiet_logs() -> None:
+def quiet_logs() -> None:
     """Only errors interleave with the progress bar, unless FRONTDESK_LOG_LEVEL asks for more."""
     from loguru import logger
 
@@ -151,14 +148,14 @@ def _quiet_logs() -> None:
 
 
 async def replay_call(
-    call: CallInput, options: ReplayOptions, store: Path, workdir: Path
+    call: CallInput, options: ReplayOptions, store: Path, workdir: Path, *, runtime_factory: RuntimeFactory
 ) -> tuple[CallReport, CallAudio]:
-    """Replay one call; errors become the report's `error` rather than exceptions."""
+    """Replay one call on a copy of `store`; errors become the report's `error` rather than exceptions."""
     report = CallReport(name=call.name, audio_file=str(call.audio), timing=options.timing,
                         expect_file=str(call.expect) if call.expect else None)  # fmt: skip
     audio = CallAudio()
     try:
-        await _replay(call, options, store, workdir, report, audio)
+        await _replay(call, options, store, workdir, runtime_factory, report, audio)
     except Exception as exc:  # one broken call must not stop the others
         report.error = f"{type(exc).__name__}: {exc}"
         report.checks = []
@@ -166,11 +163,8 @@ async def replay_call(
     return report, audio
 
 
-async def _replay(
-    call: CallInput, options: ReplayOptions, store: Path, workdir: Path, report: CallReport, audio: CallAudio
-) -> None:
-    from frontdesk.runtime import Runtime
-    from frontdesk.settings import Settings
+async def _replay(call: CallInput, options: ReplayOptions, store: Path, workdir: Path,
+                  runtime_factory: RuntimeFactory, report: CallReport, audio: CallAudio) -> None:  # fmt: skip
     from voice.calls import CallRecord
     from voice.config import VoiceConfig
     from voice.pipeline import CallSetup, run_call
@@ -183,7 +177,8 @@ async def _replay(
 
     db = workdir / f"{uuid.uuid4().hex}.sqlite3"
     shutil.copyfile(store, db)
-    settings = Settings(data_dir=workdir, db_url=f"sqlite:///{db}", faults=expect.fault_spec, data=None)
+    runtime = runtime_factory(data_dir=workdir, db_url=f"sqlite:///{db}", data=None, faults=expect.fault_spec)
+    settings = runtime.settings
     multilingual = expect.multilingual if expect.multilingual is not None else settings.multilingual_stt
     # Network speech services cannot run on a virtual clock: replay uses the offline models.
     config = VoiceConfig.from_settings(
@@ -196,7 +191,7 @@ async def _replay(
     setup_extra: dict[str, Any] = {}
     if options.speech_cache:
         setup_extra["tts_factory"] = tts_factory(_speech_cache(config.model_cache_dir / "replay-speech"))
-    runtime = await Runtime(settings).open()
+    await runtime.open()
     try:
         dialogue = RecordingDialogue(runtime.engine)
         call_sid, stream_sid = f"CA{uuid.uuid4().hex}", f"MZ{uuid.uuid4().hex}"
@@ -225,7 +220,7 @@ async def _replay(
     report.speed = round(report.call_s / report.wall_s, 2) if report.wall_s else 0.0
 
 
-async def _gather(report: CallReport, expect: Expectations, runtime: Any, dialogue: RecordingDialogue,
+async def _gather(report: CallReport, expect: Expectations, runtime: CallRuntime, dialogue: RecordingDialogue,
                   record: Any, line: ReplayLine, wall_t0: float) -> None:  # fmt: skip
     engine = runtime.engine
     sid = record.session_id
@@ -336,25 +331,29 @@ def _mark_interruptions(report: CallReport) -> None:
 
 
 def _worker_init() -> None:
-    _quiet_logs()
+    quiet_logs()
 
 
-def _replay_in_worker(call: dict, options: dict, store: str, workdir: str) -> tuple[dict, dict]:
+def _replay_in_worker(
+    call: dict, options: dict, store: str, workdir: str, runtime_factory: RuntimeFactory
+) -> tuple[dict, dict]:
     parsed = ReplayOptions.model_validate(options)
     report, audio = clock.run(
-        replay_call(CallInput.model_validate(call), parsed, Path(store), Path(workdir)),
+        replay_call(CallInput.model_validate(call), parsed, Path(store), Path(workdir),
+                    runtime_factory=runtime_factory),
         free_compute=parsed.model_time == "free",
-    )
+    )  # fmt: skip
     return report.model_dump(mode="json"), {"caller": audio.caller, "bot": audio.bot}
 
 
 async def _replay_tasks(calls: list[CallInput], options: ReplayOptions, store: Path, workdir: Path,
+                        runtime_factory: RuntimeFactory,
                         done: Callable[[CallReport, CallAudio], None]) -> None:  # fmt: skip
     gate = asyncio.Semaphore(options.jobs)
 
     async def one(call: CallInput) -> None:
         async with gate:
-            report, audio = await replay_call(call, options, store, workdir)
+            report, audio = await replay_call(call, options, store, workdir, runtime_factory=runtime_factory)
         done(report, audio)
 
     await asyncio.gather(*(one(c) for c in calls))
@@ -364,10 +363,11 @@ def replay_calls(
     calls: list[CallInput],
     options: ReplayOptions,
     *,
+    runtime_factory: RuntimeFactory,
     on_start: Callable[[CallInput], None] | None = None,
     on_done: Callable[[CallReport, CallAudio], None] | None = None,
 ) -> list[tuple[CallReport, CallAudio]]:
-    """Replay every call; results in the order of `calls`."""
+    """Replay every call, each on what `runtime_factory` builds (it must pickle); results in the order of `calls`."""
     results: dict[str, tuple[CallReport, CallAudio]] = {}
 
     def done(report: CallReport, audio: CallAudio) -> None:
@@ -377,14 +377,14 @@ def replay_calls(
 
     with tempfile.TemporaryDirectory(prefix="frontdesk-replay-") as tmp:
         workdir = Path(tmp)
-        store = asyncio.run(prepare_store(options.data, workdir))
+        store = asyncio.run(prepare_store(options.data, workdir, runtime_factory=runtime_factory))
         jobs = min(options.jobs, len(calls)) or 1
         in_process = clock.PATCHED_BEFORE_PIPECAT and (jobs == 1 or options.parallel == "tasks")
         if in_process:
             for call in calls if on_start else []:
                 on_start(call)  # type: ignore[misc]
             clock.run(
-                _replay_tasks(calls, options.model_copy(update={"jobs": jobs}), store, workdir, done),
+                _replay_tasks(calls, options.model_copy(update={"jobs": jobs}), store, workdir, runtime_factory, done),
                 free_compute=options.model_time == "free",
             )
         else:
@@ -393,7 +393,8 @@ def replay_calls(
                 futures = {}
                 for call in calls:
                     futures[pool.submit(_replay_in_worker, call.model_dump(mode="json"),
-                                        options.model_dump(mode="json"), str(store), str(workdir))] = call  # fmt: skip
+                                        options.model_dump(mode="json"), str(store), str(workdir),
+                                        runtime_factory)] = call  # fmt: skip
                     if on_start:
                         on_start(call)
                 for future in concurrent.futures.as_completed(futures):
