@@ -21,8 +21,10 @@ simulation. Worker-thread jobs still run in threads (two calls' models use two c
 results are handed back only once the loop has nothing else to do, all together and in the order
 the jobs were asked for; until then no timer fires. So what is heard and where a turn ends depend
 on the audio alone, not on how busy the machine is (reproducible verdicts on a loaded test
-machine), at the price of latencies that count waiting but no computing. The loop must not wait
-on real sockets meanwhile: the clock would jump past a reply that is merely slow.
+machine), at the price of latencies that count waiting but no computing. Simulated time starts at
+the same instant every run (`SIMULATED_MONOTONIC_START`, `SIMULATED_WALL_START`), so not even how
+long the machine has been up changes a result. The loop must not wait on real sockets meanwhile: the
+clock would jump past a reply that is merely slow.
 """
 
 from __future__ import annotations
@@ -39,6 +41,10 @@ from typing import Any
 _real_time = getattr(time.time, "real", time.time)
 _real_monotonic = getattr(time.monotonic, "real", time.monotonic)
 _active: VirtualClockLoop | None = None
+# Where simulated time starts (free compute): a power of two, so sums of its steps stay exact
+# longer, and a wall clock of 2026-01-01T00:00:00Z.
+SIMULATED_MONOTONIC_START = 1024.0
+SIMULATED_WALL_START = 1767225600.0
 
 
 def _clock() -> VirtualClockLoop | None:
@@ -106,9 +112,13 @@ class VirtualClockLoop(asyncio.SelectorEventLoop):
         self.offset = 0.0
         self.threads_working = 0
         self.thread_id: int | None = None
-        self.monotonic_at_start = _real_monotonic()
-        self.wall_at_start = _real_time()
-        # Simulated time starts where the real clock was and moves only by jumps.
+        if free_compute:
+            # Simulated time starts at the same instant every run: with the real clock's value the
+            # float sums of 20 ms frames round differently, and a tie between a mark played and a
+            # frame sent could go either way depending on how long the machine had been up.
+            self.monotonic_at_start, self.wall_at_start = SIMULATED_MONOTONIC_START, SIMULATED_WALL_START
+        else:
+            self.monotonic_at_start, self.wall_at_start = _real_monotonic(), _real_time()
         self._frozen_at = self.monotonic_at_start
         self._jobs: list[tuple[concurrent.futures.Future[Any], asyncio.Future[Any]]] = []
         self._workers = concurrent.futures.ThreadPoolExecutor(thread_name_prefix="virtual-clock")

@@ -14,8 +14,9 @@ from pipecat.audio.vad.vad_analyzer import VADParams, VADState
 from replay.inputs import load_caller
 from voice.analyzers import SharedSileroVADAnalyzer
 from voice.asr import loops, speech_span
+from voice.config import VoiceConfig
 from voice.resample import TimeInvariantStreamResampler
-from voice.speech import synthesize
+from voice.speech import synthesize, trim_silence
 from voice.tts import _piper_chunks
 
 ORDER_STATUS = load_caller(Path(__file__).parent.parent / "assets" / "calls" / "order-status" / "call.wav")
@@ -60,7 +61,12 @@ def test_the_resampler_keeps_telephone_speech_intact():
 
 
 class _StockSilero(SharedSileroVADAnalyzer):
-    """The shared session with pipecat's own reset rule, for comparison."""
+    """The shared session with pipecat's own (single-state) reset rule, for comparison."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._windows_since_reset = 0
+        self._low_confidence_windows = 0
 
     _maybe_reset_model = SileroVADAnalyzer._maybe_reset_model
 
@@ -68,12 +74,14 @@ class _StockSilero(SharedSileroVADAnalyzer):
         return SileroVADAnalyzer.voice_confidence(self, buffer)
 
 
-def _vad_hears(analyzer_class, silence_frames: int) -> bool:
+def _vad_hears(analyzer_class, silence_frames: int, answer=None, params: VADParams | None = None) -> bool:
+    answer = ANSWER if answer is None else answer
+
     async def run() -> bool:
-        vad = analyzer_class(sample_rate=16000, params=VADParams())
+        vad = analyzer_class(sample_rate=16000, params=params or VADParams())
         vad.set_sample_rate(16000)
         resampler = TimeInvariantStreamResampler()
-        audio = np.concatenate([np.zeros(160 * silence_frames, np.int16), ANSWER, np.zeros(8000, np.int16)])
+        audio = np.concatenate([np.zeros(160 * silence_frames, np.int16), answer, np.zeros(8000, np.int16)])
         for i in range(0, len(audio), 160):
             if await vad.analyze_audio(await resampler.resample(audio[i : i + 160].tobytes(), 8000, 16000)) == (
                 VADState.SPEAKING
@@ -89,6 +97,14 @@ def test_an_answer_after_a_long_quiet_is_heard_wherever_the_vad_resets():
     assert all(_vad_hears(SharedSileroVADAnalyzer, n) for n in pauses)
     # pipecat's rule resets the model on the answer's soft onset for one of these, and misses it.
     assert not all(_vad_hears(_StockSilero, n) for n in pauses)
+
+
+@pytest.mark.parametrize("text", ["No.", "Yes.", "Yes, go ahead."])
+def test_a_short_answer_is_heard_wherever_it_starts(text):
+    words = trim_silence(synthesize(text))
+    line = VADParams(stop_secs=0.2, min_volume=VoiceConfig().vad_min_volume)
+    pauses = range(170, 250, 3)  # 3.4 to 5 s of quiet before it, in steps that move across the VAD's windows
+    assert all(_vad_hears(SharedSileroVADAnalyzer, n, words, line) for n in pauses), text
 
 
 @pytest.mark.parametrize(

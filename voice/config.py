@@ -60,6 +60,9 @@ class VoiceConfig(BaseModel):
     )
     dtmf_timeout_s: float = Field(default=3.0, gt=0, description="pause that ends a keypad entry without '#'")
     vad_stop_s: float = Field(default=0.2, gt=0)
+    # pipecat's default (0.6) is reached only once 0.4 s of loud audio fills its volume window: a
+    # word as short as "No." never got there and was never heard.
+    vad_min_volume: float = Field(default=0.4, ge=0, le=1, description="loudness a stretch needs to be speech")
     turn_timeout_s: float = Field(default=3.0, gt=0, description="silence that ends a turn the model thinks unfinished")
     sentence_end_silence_s: float = Field(
         default=0.8, gt=0, description="silence after a transcript ending in . ? ! that ends the turn anyway"

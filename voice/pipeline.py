@@ -102,7 +102,9 @@ def build_call(dialogue: Dialogue, config: VoiceConfig, call: CallSetup) -> Call
     if config.local_turn_detection:
         listening.append(
             VADProcessor(
-                vad_analyzer=SharedSileroVADAnalyzer(params=VADParams(stop_secs=config.vad_stop_s)),
+                vad_analyzer=SharedSileroVADAnalyzer(
+                    params=VADParams(stop_secs=config.vad_stop_s, min_volume=config.vad_min_volume)
+                ),
                 audio_idle_timeout=0,
             )
         )
