@@ -55,6 +55,8 @@ def serve(port: int, db_url: str, profile: Path | None = None) -> None:
     from actions.paths import RETAIL_DB
     from chat.config import ChatConfig
     from chat.routes import build_router
+    from desk.config import DeskConfig
+    from desk.routes import build_router as desk_router
     from frontdesk.heap import settle_after_startup
     from frontdesk.runtime import build_runtime
     from frontdesk.settings import Settings
@@ -68,7 +70,8 @@ def serve(port: int, db_url: str, profile: Path | None = None) -> None:
             {**settings.model_dump(), "address_rate": 1e6, "address_burst": 10**6}, from_attributes=False
         )
         app = FastAPI()
-        app.include_router(build_router(runtime.engine, config))
+        desk = desk_router(runtime.engine, DeskConfig.model_validate(settings, from_attributes=True))
+        app.include_router(build_router(runtime.engine, config, desk.desk))
         server = uvicorn.Server(
             uvicorn.Config(
                 app,

@@ -12,10 +12,12 @@ from fastapi import WebSocket
 from starlette.websockets import WebSocketDisconnect
 
 from chat.frames import TURN_END, FrameError, error_frame, parse_client_frame, session_frame, turn_frames
-from chat.hub import Outbox
-from chat.metrics import REFUSED, SOCKETS
-from chat.security import client_address, origin_allowed
-from chat.service import ChatService, RateLimited
+from chat.metrics import SOCKETS
+from chat.service import ChatService
+from desk.web.metrics import REFUSED
+from desk.web.outbox import Outbox
+from desk.web.ratelimit import RateLimited
+from desk.web.security import client_address, origin_allowed
 from dialogue.api import UnknownSession
 
 log = logging.getLogger("frontdesk.chat")

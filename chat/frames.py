@@ -6,27 +6,18 @@ and shared by every socket of the session.
 
 from __future__ import annotations
 
-import json
-import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
+from pydantic_core import from_json
 
 from dialogue.api import BotMessage, HandoffSummary, TurnResult
-from dialogue.state import Choice, ConversationState
+from dialogue.state import WORKING_MEMORY, Choice, ConversationState
 
 # The working memory of a conversation (records read for it, caches) stays on the server:
 # the state frame carries the decisions and their evidence, not the raw records.
-_STATE_EXCLUDE: dict[str, Any] = {"context": True, "intents": {"__all__": {"data"}}}
-
-_SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
-
-
-def plausible_session_id(session_id: str | None) -> bool:
-    """Could this be an id the engine gave out? Anything else is unknown without asking the store."""
-    return bool(session_id) and _SESSION_ID.match(session_id) is not None
-
+_STATE_EXCLUDE: dict[str, Any] = WORKING_MEMORY
 
 # ---------------------------------------------------------------- client -> server
 
@@ -61,8 +52,9 @@ def parse_client_frame(raw: str, max_bytes: int) -> TextIn | ChoiceIn:
     if len(raw) > max_bytes + 1024:
         raise FrameError("too_large", f"messages are limited to {max_bytes} bytes")
     try:
-        data = json.loads(raw)
-    except (ValueError, RecursionError):  # deeply nested arrays exhaust the parser's stack
+        # pydantic's parser refuses lone surrogates (text no encoder can write) and deep nesting.
+        data = from_json(raw, allow_inf_nan=False)
+    except ValueError:
         raise FrameError("bad_frame", "frames must be JSON objects") from None
     if not isinstance(data, dict):
         raise FrameError("bad_frame", "frames must be JSON objects")
@@ -151,15 +143,25 @@ def turn_frames(result: TurnResult) -> list[str]:
 
 
 class StartBody(BaseModel):
+    """`POST /chat/sessions` (optional)."""
+
     # Fields this version does not know are ignored, so newer clients keep working.
     model_config = ConfigDict(extra="ignore")
     language: str | None = Field(default=None, pattern=r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})?$")
 
 
 class MessageBody(BaseModel):
+    """`POST /chat/sessions/{id}/messages`: what the customer typed, or a quick reply they picked."""
+
     model_config = ConfigDict(extra="ignore")
     text: str | None = None
     choice: str | None = Field(default=None, min_length=1, max_length=200)
+
+    @model_validator(mode="after")
+    def _one_of(self) -> MessageBody:
+        if (self.text is None) == (self.choice is None):
+            raise ValueError('send exactly one of {"text": "..."} or {"choice": "..."}')
+        return self
 
 
 class MessageView(BaseModel):

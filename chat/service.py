@@ -1,60 +1,47 @@
 """The chat channel's core, shared by the WebSocket and REST routes: start, resume and continue
-conversations through the engine, enforce the limits, and fan results out to every socket.
+conversations through the engine, enforce the limits, fan results out to every socket, and tell the
+agent desk what a customer writes while a person has the chat.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import time
-from datetime import UTC, datetime, timedelta
-
-from sqlalchemy import select
 
 from chat.config import ChatConfig
-from chat.desk import AgentDesk
-from chat.frames import TURN_END, ChoiceIn, MessageOut, TextIn, plausible_session_id, state_frame, turn_frames
+from chat.frames import TURN_END, ChoiceIn, MessageOut, TextIn, state_frame, turn_frames
 from chat.hub import SessionHub
-from chat.metrics import REFUSED, TURN_SECONDS, TURNS
-from chat.ratelimit import RateLimiter
+from chat.metrics import TURN_SECONDS, TURNS
+from desk.service import AgentDesk
+from desk.web.metrics import REFUSED
+from desk.web.ratelimit import RateLimited, RateLimiter
+from desk.web.security import plausible_session_id
 from dialogue.api import BotMessage, CustomerInput, TurnResult, UnknownSession
 from dialogue.engine import DialogueEngine
 from dialogue.state import Channel, ConversationState
-from dialogue.store import sessions
+from dialogue.store import TranscriptEntry
 
 log = logging.getLogger("frontdesk.chat")
 
 
-class RateLimited(Exception):
-    def __init__(self, retry_after: float) -> None:
-        super().__init__(f"too many messages: wait {retry_after:.1f} s and try again")
-        self.retry_after = retry_after
-        self.message = str(self)
-
-
 class ChatService:
-    def __init__(self, engine: DialogueEngine, config: ChatConfig) -> None:
+    def __init__(self, engine: DialogueEngine, config: ChatConfig, desk: AgentDesk) -> None:
         self.engine = engine
         self.config = config
+        self.desk = desk
         self.hub = SessionHub()
-        self.desk = AgentDesk(engine, config)
         self.per_session = RateLimiter(config.session_rate, config.session_burst)
         self.per_address = RateLimiter(config.address_rate, config.address_burst)
-        # Several servers on one store: when each session's state was last fanned out from here.
-        self._published: dict[str, datetime] = {}
-        self._watch_task: asyncio.Task[None] | None = None
         engine.listeners.append(self._on_result)
+        # Several servers on one store: what another server's turns said reaches this server's sockets.
+        desk.watcher.follow(self)
 
     def _on_result(self, session_id: str, result: TurnResult) -> None:
         # Runs inside the engine's turn: it must never raise, and it only queues frames.
-        self._published[session_id] = result.state.updated_at
-        self.watch()
         try:
             # A resume repeats the pending question to the one socket that came back, not to every tab.
             if not result.resumed and self.hub.count(session_id):
                 self.hub.publish(session_id, turn_frames(result))
-            self.desk.on_result(session_id, result)
         except Exception:
             log.exception("could not fan out a chat result")
 
@@ -102,71 +89,17 @@ class ChatService:
             self.desk.customer_line(session_id, label, result.state.updated_at)
         return result
 
-    # ------------------------------------------------------------ other servers on the same store
+    # ------------------------------------------------------------ changes made on other servers
 
-    def watch(self) -> None:
-        """Start following changes other servers make (once, from the first socket or result on)."""
-        if self._watch_task is None or self._watch_task.done():
-            with contextlib.suppress(RuntimeError):  # no running loop: nothing to follow yet
-                self._watch_task = asyncio.get_running_loop().create_task(self._watch())
+    def following(self) -> bool:
+        return self.hub.sessions > 0
 
-    async def _watch(self) -> None:
-        """Live frames fan out per process; the store is shared. Poll it for sessions changed by
-        another server, and pass what they said on to this server's sockets and consoles."""
-        mark = datetime.now(UTC) - timedelta(seconds=5)
-        while True:
-            await asyncio.sleep(self.config.watch_interval_s)
-            if not (self.hub.sessions or self.desk.consoles):
-                continue
-            try:
-                mark = await self._catch_up(mark)
-            except Exception:
-                log.exception("could not look for changes made by other servers")
+    def follows(self, session_id: str) -> bool:
+        return self.hub.count(session_id) > 0
 
-    async def _catch_up(self, mark: datetime) -> datetime:
-        stmt = select(sessions.c.session_id, sessions.c.updated_at).where(sessions.c.updated_at > mark)
-        async with self.engine.store.db.read() as conn:
-            rows = (await conn.execute(stmt)).all()
-        newest = mark
-        queue_changed = False
-        for row in rows:
-            at = _aware(row.updated_at)
-            newest = max(newest, at - timedelta(seconds=2))  # writers commit out of timestamp order
-            seen = self._published.get(row.session_id)
-            if (seen is not None and at <= seen) or self.engine.busy(row.session_id):
-                continue  # our own change, or one of our turns is under way (its result fans out)
-            watched = self.hub.count(row.session_id) or row.session_id in self.desk._with_person
-            if seen is None and not watched and not self.desk.consoles:
-                self._published[row.session_id] = at
-                continue
-            self.engine.forget(row.session_id)
-            state = await self.engine.load(row.session_id)
-            if state is None:
-                continue
-            since = seen or at
-            new = [t for t in await self.engine.transcript(row.session_id) if _aware(t.at) > since and seen is not None]
-            self._published[row.session_id] = state.updated_at
-            said = [t for t in new if t.role in ("bot", "agent")]
-            if said and self.hub.count(row.session_id):
-                frames = [
-                    MessageOut.of(
-                        BotMessage(role=t.role, text=t.text, language=t.language or state.language)
-                    ).model_dump_json()
-                    for t in said
-                ]
-                self.hub.publish(row.session_id, [*frames, state_frame(state), TURN_END])
-            if state.mode == "agent" or row.session_id in self.desk._with_person:
-                for t in new:
-                    if t.role == "customer":
-                        self.desk.customer_line(row.session_id, t.text, t.at)
-                queue_changed = queue_changed or self.desk.track(state)
-        if queue_changed:
-            self.desk.refresh("queue")
-        if len(self._published) > 50_000:  # bounded: forgetting only costs a re-check
-            self._published.clear()
-        return newest
-
-
-def _aware(at: datetime) -> datetime:
-    """SQLite hands timestamps back without their zone; they were stored in UTC."""
-    return at if at.tzinfo else at.replace(tzinfo=UTC)
+    def changed(self, state: ConversationState, new: list[TranscriptEntry]) -> None:
+        said = [t for t in new if t.role in ("bot", "agent")]
+        if said and self.hub.count(state.session_id):
+            messages = [BotMessage(role=t.role, text=t.text, language=t.language or state.language) for t in said]
+            frames = [MessageOut.of(m).model_dump_json() for m in messages]
+            self.hub.publish(state.session_id, [*frames, state_frame(state), TURN_END])

@@ -1,12 +1,15 @@
-"""The FastAPI application: one process serving the web chat, the agent console, the Twilio phone
-endpoints and the APIs, over one back office and one dialogue engine."""
+"""The FastAPI application: one process serving the web chat, the agent desk, the Twilio phone
+endpoints and the APIs, over one back office and one dialogue engine.
+
+The composition root: the desk is built over the engine, the chat over the desk, the phone line over
+the engine; every REST route answers refusals in one JSON shape (`desk.web.json_api`)."""
 
 from __future__ import annotations
 
 import hmac
 from contextlib import asynccontextmanager
 
-from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import PlainTextResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -14,7 +17,11 @@ from pydantic import BaseModel, Field
 
 from actions.faults import FaultRule, parse_rules
 from chat.config import ChatConfig
+from chat.cors import WidgetCORS
 from chat.routes import build_router as chat_router
+from desk.config import DeskConfig
+from desk.routes import build_router as desk_router
+from desk.web.json_api import ApiError, JsonRoute, install_json_api
 from frontdesk.heap import settle_after_startup
 from frontdesk.runtime import Runtime
 from frontdesk.settings import Settings
@@ -69,6 +76,7 @@ def create_app(settings: Settings | None = None, *, long_running: bool = False) 
             await runtime.close()
 
     app = FastAPI(title="Frontdesk", version="0.1.0", lifespan=lifespan)
+    install_json_api(app)
     app.state.settings = settings
     app.state.runtime = runtime
     app.state.backoffice = runtime.backoffice
@@ -78,7 +86,12 @@ def create_app(settings: Settings | None = None, *, long_running: bool = False) 
         expected = settings.admin_token.get_secret_value() if settings.admin_token else ""
         given = creds.credentials if creds else ""
         if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
-            raise HTTPException(401, "admin token required: send Authorization: Bearer <FRONTDESK_ADMIN_TOKEN>")
+            raise ApiError(
+                401,
+                "unauthorized",
+                "admin token required: send Authorization: Bearer <FRONTDESK_ADMIN_TOKEN>",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
 
     @app.get("/healthz")
     async def healthz(request: Request) -> dict:
@@ -88,25 +101,27 @@ def create_app(settings: Settings | None = None, *, long_running: bool = False) 
     async def metrics() -> PlainTextResponse:
         return PlainTextResponse(generate_latest().decode(), media_type=CONTENT_TYPE_LATEST)
 
-    @app.get("/api/backoffice/export", dependencies=[Depends(require_admin)])
+    admin = APIRouter(prefix="/api", dependencies=[Depends(require_admin)], route_class=JsonRoute)
+
+    @admin.get("/backoffice/export")
     async def export_backoffice(request: Request) -> dict:
         return await request.app.state.backoffice.export_data()
 
-    @app.get("/api/admin/faults", dependencies=[Depends(require_admin)])
+    @admin.get("/admin/faults")
     async def list_faults(request: Request) -> dict:
         return {"rules": [r.model_dump() for r in request.app.state.backoffice.faults.rules]}
 
-    @app.post("/api/admin/faults", dependencies=[Depends(require_admin)])
+    @admin.post("/admin/faults")
     async def add_faults(request: Request, body: FaultRequest) -> dict:
         """Make systems fail on purpose (drills, QA, resilience tests): error, timeout, slow, lost response."""
         try:
             rules = [*parse_rules(body.spec), *body.rules]
         except ValueError as exc:
-            raise HTTPException(422, str(exc)) from None
+            raise ApiError(422, "bad_body", str(exc)) from None
         request.app.state.backoffice.faults.add(*rules)
         return {"added": len(rules), "rules": [r.model_dump() for r in request.app.state.backoffice.faults.rules]}
 
-    @app.delete("/api/admin/faults", dependencies=[Depends(require_admin)])
+    @admin.delete("/admin/faults")
     async def clear_faults(request: Request) -> dict:
         backoffice = request.app.state.backoffice
         backoffice.faults.clear()
@@ -114,10 +129,16 @@ def create_app(settings: Settings | None = None, *, long_running: bool = False) 
             breaker.reset()
         return {"rules": []}
 
+    app.include_router(admin)
     voice = voice_router(runtime.engine, voice_config(settings))
     app.include_router(voice)
-    chat = chat_router(runtime.engine, ChatConfig.model_validate(settings, from_attributes=True))
+    desk = desk_router(runtime.engine, DeskConfig.model_validate(settings, from_attributes=True))
+    app.include_router(desk)
+    chat_config = ChatConfig.model_validate(settings, from_attributes=True)
+    chat = chat_router(runtime.engine, chat_config, desk.desk)
     app.include_router(chat)
+    app.add_middleware(WidgetCORS, config=chat_config)
     app.state.voice = voice.voice
+    app.state.desk = desk.desk
     app.state.chat = chat.chat
     return app

@@ -1,5 +1,6 @@
-"""Helpers for the chat tests: a real uvicorn server with the chat router over the real engine and
-back office, and a customer and an agent speaking the WebSocket protocols with the `websockets` client."""
+"""Helpers for the chat tests: a real uvicorn server with the chat and desk routers over the real engine
+and back office (wired as the application wires them), and a customer and an agent speaking the
+WebSocket protocols with the `websockets` client."""
 
 from __future__ import annotations
 
@@ -19,7 +20,11 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from actions.backoffice import Backoffice
 from chat.config import ChatConfig
-from chat.routes import build_router
+from chat.cors import WidgetCORS
+from chat.routes import build_router as chat_router
+from desk.config import DeskConfig
+from desk.routes import build_router as desk_router
+from desk.web.json_api import install_json_api
 from tests import retail_reference as ref
 from tests.dialogue_support import make_engine
 
@@ -28,7 +33,15 @@ ADMIN_TOKEN = "admin-token-for-tests-9876543210"
 RECV_TIMEOUT_S = 20.0  # only guards against a hung test; nothing asserts on time
 
 
-def chat_config(**overrides: Any) -> ChatConfig:
+@dataclass(frozen=True)
+class ServerConfig:
+    """The chat's and the desk's settings, made from one set of values as the application makes them."""
+
+    chat: ChatConfig
+    desk: DeskConfig
+
+
+def chat_config(**overrides: Any) -> ServerConfig:
     """Generous limits so scripted customers are never throttled, unless a test asks otherwise."""
     values: dict[str, Any] = {
         "agent_token": SecretStr(AGENT_TOKEN),
@@ -39,7 +52,7 @@ def chat_config(**overrides: Any) -> ChatConfig:
         "address_burst": 1000,
     }
     values.update(overrides)
-    return ChatConfig(**values)
+    return ServerConfig(ChatConfig(**values), DeskConfig(**values))
 
 
 @dataclass
@@ -88,17 +101,27 @@ async def serve(app: FastAPI, sockets: list[socket.socket]) -> tuple[uvicorn.Ser
     return server, task
 
 
-async def start_server(backoffice: Backoffice, config: ChatConfig | None = None, port: int = 0) -> ChatServer:
-    engine = await make_engine(backoffice)
+def chat_app(engine: Any, config: ServerConfig) -> FastAPI:
+    """The chat and the desk over `engine`, as `frontdesk.app.create_app` wires them."""
     app = FastAPI()
-    app.include_router(build_router(engine, config or chat_config()))
+    install_json_api(app)
+    desk = desk_router(engine, config.desk)
+    app.include_router(desk)
+    app.include_router(chat_router(engine, config.chat, desk.desk))
+    app.add_middleware(WidgetCORS, config=config.chat)
+    return app
+
+
+async def start_server(backoffice: Backoffice, config: ServerConfig | None = None, port: int = 0) -> ChatServer:
+    engine = await make_engine(backoffice)
+    app = chat_app(engine, config or chat_config())
     sockets = local_sockets(port=port)
     server, task = await serve(app, sockets)
     return ChatServer(engine, sockets[0].getsockname()[1], server, task)
 
 
 @contextlib.asynccontextmanager
-async def running(backoffice: Backoffice, config: ChatConfig | None = None) -> AsyncIterator[ChatServer]:
+async def running(backoffice: Backoffice, config: ServerConfig | None = None) -> AsyncIterator[ChatServer]:
     server = await start_server(backoffice, config)
     try:
         yield server

@@ -2,8 +2,9 @@
 on a live uvicorn server with a fake Deepgram beside it, a Twilio caller that speaks frames verbatim,
 and checks of what every refusal must look like.
 
-The chat's per-session and per-address limits are opened wide here: the suites send hundreds of
-frames from one address, and a 429 would hide what the frame itself does to the server.
+The chat's per-session and per-address limits (and the desk's per-address one) are opened wide here: the
+suites send hundreds of frames from one address, and a 429 would hide what the frame itself does to the
+server.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
 from actions.paths import RETAIL_DB
-from chat.ratelimit import RateLimiter
+from desk.web.ratelimit import RateLimiter
 from frontdesk.app import create_app
 from frontdesk.settings import Settings
 from tests.voice_fakes import DeepgramScript, LiveServer, add_aura, deepgram_app
@@ -94,6 +95,7 @@ def whole_app(*, signed: bool = False, **settings: Any) -> Iterator[App]:
         chat = app.state.chat
         chat.per_session = RateLimiter(1e6, 10**6)
         chat.per_address = RateLimiter(1e6, 10**6)
+        app.state.desk.per_address = RateLimiter(1e6, 10**6)
         with LiveServer(app, lifespan="on") as server:
             yield App(app, server, script)
 

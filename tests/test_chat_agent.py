@@ -172,6 +172,42 @@ async def test_the_console_api_over_rest(server, data):
         assert (await client.post("/agent/api/approvals/AP-NOPE", json={"approve": True})).status_code == 404
 
 
+async def test_console_api_bodies_must_be_json_objects_sent_as_json(server, data):
+    async with customer(server) as c, http(server, headers=bearer()) as client:
+        await hand_off(c, data, pending_orders(data)[26])
+        messages = f"/agent/api/sessions/{c.session_id}/messages"
+        r = await client.post(messages, content=b'{"text": "On it"}', headers={"content-type": "text/plain"})
+        assert r.status_code == 415 and r.json()["code"] == "unsupported_media_type" and r.json()["detail"]
+        r = await client.post(messages, content=b'{"text": "On it"}')  # no content type
+        assert r.status_code == 415
+        r = await client.post(messages, content=b'{"text": "\\ud800"}', headers={"content-type": "application/json"})
+        assert r.status_code == 400 and r.json()["code"] == "bad_body" and r.json()["detail"]
+        r = await client.post(messages, json={"text": "x" * 5000})
+        assert r.status_code == 413 and r.json()["code"] == "too_large"
+        # Nothing refused reached the customer; the body of take is optional.
+        r = await client.post(f"/agent/api/sessions/{c.session_id}/take")
+        assert r.status_code == 200 and r.json()["mode"] == "agent"
+        joined = await c.read_turn()
+        assert [f["role"] for f in joined if f["type"] == "message"] == ["bot"]
+        r = await client.post("/agent/api/approvals/AP-NOPE", content=b"approve=1", headers={
+            "content-type": "application/x-www-form-urlencoded"})  # fmt: skip
+        assert r.status_code == 415
+        # Without the token, nothing about the body is looked at.
+        r = await client.post(messages, json={"text": "hi"}, headers={"Authorization": "Bearer wrong"})
+        assert r.status_code == 401 and r.json()["code"] == "unauthorized"
+
+
+async def test_a_console_frame_with_a_lone_surrogate_is_a_bad_frame(server, data):
+    async with agent(server) as desk, customer(server) as c:
+        await hand_off(c, data, pending_orders(data)[27])
+        frame = json.dumps({"type": "reply", "session_id": c.session_id, "text": "@"}).replace("@", "\\ud800")
+        await desk.ws.send(frame)
+        error = await desk.until(lambda f: f["type"] == "error")
+        assert error["code"] == "bad_frame"
+        await desk.send(type="reply", session_id=c.session_id, text="Still here")
+        await desk.until(lambda f: f["type"] == "done" and f["action"] == "reply")
+
+
 async def test_card_numbers_typed_to_an_agent_are_masked_on_the_console(server, data):
     async with agent(server) as desk, customer(server) as c:
         await hand_off(c, data, pending_orders(data)[25])

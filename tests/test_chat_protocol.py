@@ -70,6 +70,9 @@ async def test_the_state_frame_tracks_intent_identity_and_slots(server, data):
         (json.dumps({"type": "message"}), "bad_frame"),
         (json.dumps({"type": "message", "text": 42}), "bad_frame"),
         (json.dumps({"type": "choice", "value": ""}), "bad_frame"),
+        # A lone surrogate escape is no text at all: nothing could store or show it.
+        ('{"type": "message", "text": "\\ud800"}', "bad_frame"),
+        ('{"type": "message", "text": "hi \\udfff there"}', "bad_frame"),
         (json.dumps({"type": "message", "text": "x" * 4097}), "too_large"),
         (json.dumps({"type": "message", "text": "é" * 2049}), "too_large"),  # 4098 bytes in UTF-8
         ("x" * 20_000, "too_large"),

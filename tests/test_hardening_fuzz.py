@@ -155,6 +155,36 @@ def test_any_rest_body_gets_an_answer_or_a_4xx_with_a_message(app: App, body: by
         assert client.get(f"/chat/sessions/{session_id}").status_code == 200
 
 
+@pytest.mark.parametrize(
+    ("path", "token", "body"),
+    [
+        ("/chat/sessions", None, {"language": "en"}),
+        ("/agent/api/approvals/AP-NOPE", AGENT_TOKEN, {"approve": True}),
+        ("/api/admin/faults", ADMIN_TOKEN, {"spec": "crm:error"}),
+    ],
+)
+def test_every_json_route_takes_only_json_objects_sent_as_json(app: App, path: str, token: str | None, body: dict):
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    with httpx.Client(base_url=app.http, timeout=20, headers=headers) as client:
+        for content_type in ("text/plain", "application/x-www-form-urlencoded", None):
+            sent = {"content-type": content_type} if content_type else {}
+            r = client.post(path, content=json.dumps(body).encode(), headers=sent)
+            assert (r.status_code, r.json()["code"]) == (415, "unsupported_media_type"), (content_type, r.text)
+            assert r.json()["detail"]
+        for raw in (b'{"spec": "\\ud800", "language": "\\ud800"}', b"\xff\xfe{}", b"[]"):
+            r = client.post(path, content=raw, headers={"content-type": "application/json"})
+            assert (r.status_code, r.json()["code"]) == (400, "bad_body"), (raw, r.text)
+            assert r.json()["detail"]
+    assert app.backoffice.faults.rules == []  # nothing refused was acted on
+
+
+def test_an_admin_fault_rule_that_does_not_parse_is_a_422_with_a_message(app: App):
+    headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    r = httpx.post(f"{app.http}/api/admin/faults", json={"spec": "crm:explode:now"}, headers=headers, timeout=20)
+    assert r.status_code == 422 and r.json()["code"] == "bad_body" and r.json()["detail"]
+    assert app.backoffice.faults.rules == []
+
+
 @FUZZ
 @given(session_id=st.text(min_size=1, max_size=300).filter(lambda s: s.strip("./") == s and "/" not in s))
 def test_any_session_id_in_a_path_is_a_404_not_a_crash(app: App, session_id: str):
@@ -203,10 +233,37 @@ def test_every_operation_of_the_openapi_schema_answers_without_a_server_error(ap
     assert httpx.get(f"{app.http}/healthz").status_code == 200
 
 
+def _resolved(schema: dict, found: dict) -> dict:
+    """`found` with its reference followed; an optional body is documented as the model or null."""
+    found = next((s for s in found.get("anyOf", [found]) if s.get("type") != "null"), found)
+    if "$ref" in found:
+        found = schema["components"]["schemas"][found["$ref"].rsplit("/", 1)[-1]]
+    return found
+
+
+def _body_schema(schema: dict, path: str) -> tuple[bool, dict]:
+    """Whether the body of `POST path` is required, and its JSON schema."""
+    body = schema["paths"][path]["post"]["requestBody"]
+    return body.get("required", False), _resolved(schema, body["content"]["application/json"]["schema"])
+
+
 def test_the_openapi_schema_documents_the_chat_bodies(app: App):
     schema = httpx.get(f"{app.http}/openapi.json").json()
-    body = schema["paths"]["/chat/sessions/{session_id}/messages"]["post"]["requestBody"]
-    assert set(body["content"]["application/json"]["schema"]["properties"]) == {"text", "choice"}
+    required, message = _body_schema(schema, "/chat/sessions/{session_id}/messages")
+    assert required and set(message["properties"]) == {"text", "choice"}
+    required, start = _body_schema(schema, "/chat/sessions")
+    assert not required and set(start["properties"]) == {"language"}
+    required, reply = _body_schema(schema, "/agent/api/sessions/{session_id}/messages")
+    assert required and {"text", "agent"} <= set(reply["properties"]) and "text" in reply["required"]
+    required, decision = _body_schema(schema, "/agent/api/approvals/{approval_id}")
+    assert required and "approve" in decision["required"]
+    # Refusals are documented in the shape they are answered in.
+    for path, method in [("/chat/sessions/{session_id}/messages", "post"), ("/agent/api/queue", "get"),
+                         ("/api/admin/faults", "post")]:  # fmt: skip
+        responses = schema["paths"][path][method]["responses"]
+        refused = _resolved(schema, responses["4XX"]["content"]["application/json"]["schema"])
+        assert set(refused["required"]) == {"detail", "code"}, (path, refused)
+        assert "422" not in responses, (path, responses["422"])  # not FastAPI's own validation error shape
 
 
 # ---------------------------------------------------------------- Twilio media frames

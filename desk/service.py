@@ -1,8 +1,10 @@
-"""The agent side: the hand-off queue, the approval queue, live lines of chats with a person, and the
-actions a person takes (take a chat, reply, hand back, close, approve or deny).
+"""`AgentDesk`: the hand-off queue, the approval queue, live lines of conversations with a person, and
+the actions a person takes (take a conversation, reply, hand back, close, approve or deny).
 
 Consoles connect over `/agent/ws` (or call the REST routes); what they see is pushed from the
-engine's listeners, so a customer's line reaches every signed-in console as it is stored.
+engine's listeners, so a line reaches every signed-in console as it is stored. A channel tells the
+desk what its customer says while a person has the conversation (`customer_line`); changes made on
+other servers arrive through the desk's `SessionWatcher`.
 """
 
 from __future__ import annotations
@@ -13,109 +15,40 @@ import re
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
-
-from chat.config import ChatConfig
-from chat.frames import plausible_session_id
-from chat.hub import Outbox
-from chat.metrics import AGENT_CONSOLES
-from dialogue.api import HandoffSummary, TurnResult, UnknownSession
+from desk.config import DeskConfig
+from desk.frames import (
+    ApprovalItem,
+    ApprovalsFrame,
+    Conversation,
+    Done,
+    Line,
+    QueueFrame,
+    QueueItem,
+    StatusFrame,
+    TranscriptLine,
+)
+from desk.metrics import AGENT_CONSOLES
+from desk.watch import SessionWatcher
+from desk.web.json_api import ApiError
+from desk.web.metrics import REFUSED
+from desk.web.outbox import Outbox
+from desk.web.ratelimit import RateLimited, RateLimiter
+from desk.web.security import plausible_session_id
+from dialogue.api import TurnResult, UnknownSession
 from dialogue.engine import DialogueEngine
 from dialogue.redact import redact
 from dialogue.state import ConversationState
 from dialogue.store import TranscriptEntry
 
-log = logging.getLogger("frontdesk.chat")
+log = logging.getLogger("frontdesk.desk")
 _NAME = re.compile(r"^[\w .'-]{1,40}$")
 
 
-class DeskError(Exception):
-    """A console request that cannot be done; `status` is the HTTP status REST answers with."""
+class DeskError(ApiError):
+    """A console request that cannot be done: an `error` frame on the socket, `status` over REST."""
 
     def __init__(self, code: str, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.status = status
-
-
-# ---------------------------------------------------------------- what consoles see
-
-
-class Line(BaseModel):
-    type: Literal["line"] = "line"
-    session_id: str
-    role: str
-    text: str
-    at: datetime
-
-
-class QueueItem(BaseModel):
-    session_id: str
-    mode: str
-    agent: str | None
-    outcome: str
-    updated_at: datetime
-    summary: dict[str, Any] = Field(description="the hand-off summary without its transcript")
-
-
-class QueueFrame(BaseModel):
-    type: Literal["queue"] = "queue"
-    items: list[QueueItem]
-
-
-class ApprovalItem(BaseModel):
-    approval_id: str
-    tool: str
-    arguments: dict[str, Any]
-    reason: str
-    session_id: str | None
-    created_at: datetime
-    customer: dict[str, Any]
-
-
-class ApprovalsFrame(BaseModel):
-    type: Literal["approvals"] = "approvals"
-    items: list[ApprovalItem]
-
-
-class TranscriptLine(BaseModel):
-    turn: int
-    role: str
-    text: str
-    at: datetime
-    agent: str | None = None
-
-
-class Conversation(BaseModel):
-    type: Literal["conversation"] = "conversation"
-    session_id: str
-    mode: str
-    agent: str | None
-    outcome: str
-    summary: HandoffSummary
-    transcript: list[TranscriptLine]
-    pending_approval: dict[str, Any] | None
-
-
-class StatusFrame(BaseModel):
-    type: Literal["status"] = "status"
-    session_id: str
-    mode: str
-    agent: str | None
-    outcome: str
-
-
-class Done(BaseModel):
-    """The answer to a console action: what was done and the resulting state of the chat."""
-
-    type: Literal["done"] = "done"
-    action: str
-    session_id: str | None = None
-    approval_id: str | None = None
-    mode: str | None = None
-    outcome: str | None = None
-    delivered: bool = True
+        super().__init__(status, code, message)
 
 
 def _lines(session_id: str, result: TurnResult, at: datetime) -> list[str]:
@@ -138,15 +71,26 @@ class Console:
 
 
 class AgentDesk:
-    def __init__(self, engine: DialogueEngine, config: ChatConfig) -> None:
+    def __init__(self, engine: DialogueEngine, config: DeskConfig) -> None:
         self.engine = engine
         self.config = config
         self.consoles: set[Console] = set()
+        self.per_address = RateLimiter(config.address_rate, config.address_burst)
+        self.watcher = SessionWatcher(engine, config.watch_interval_s)
         # Sessions last seen with a person, and who: a change means the queue changed.
         self._with_person: dict[str, str | None] = {}
         self._approvals_seen: set[str] = set()
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._dirty: set[str] = set()
+        engine.listeners.append(self._on_result)
+        self.watcher.follow(self)
+
+    def admit(self, address: str) -> None:
+        """A new console connection from this address."""
+        wait = self.per_address.take(address)
+        if wait:
+            REFUSED.labels("rate_limited").inc()
+            raise RateLimited(wait)
 
     # ------------------------------------------------------------ consoles
 
@@ -162,9 +106,16 @@ class AgentDesk:
         for console in tuple(self.consoles):
             console.outbox.push_all(frames)
 
-    # ------------------------------------------------------------ fed by the engine
+    # ------------------------------------------------------------ fed by the engine and the channels
 
-    def on_result(self, session_id: str, result: TurnResult) -> None:
+    def _on_result(self, session_id: str, result: TurnResult) -> None:
+        # Runs inside the engine's turn: it must never raise, and it only queues frames.
+        try:
+            self._pass_on(session_id, result)
+        except Exception:
+            log.exception("could not pass a result on to the consoles")
+
+    def _pass_on(self, session_id: str, result: TurnResult) -> None:
         state = result.state
         known = session_id in self._with_person
         if result.handoff is not None or state.mode == "agent" or known:
@@ -185,20 +136,35 @@ class AgentDesk:
             self._approvals_seen.add(pending.approval_id)
             self.refresh("approvals")
 
-    def track(self, state: ConversationState) -> bool:
-        """A session changed on another server: note who has it now; True when the queue changed."""
+    def customer_line(self, session_id: str, text: str, at: datetime) -> None:
+        """What a customer said while a person has the conversation (the engine stores it and answers nothing)."""
+        if self.consoles:
+            line = Line(session_id=session_id, role="customer", text=redact(text), at=at)
+            self.broadcast([line.model_dump_json()])
+
+    # ------------------------------------------------------------ changes made on other servers
+
+    def following(self) -> bool:
+        return bool(self.consoles)
+
+    def follows(self, session_id: str) -> bool:
+        # With a console open every session counts: any of them may be handed off next.
+        return bool(self.consoles) or session_id in self._with_person
+
+    def changed(self, state: ConversationState, new: list[TranscriptEntry]) -> None:
+        if state.mode != "agent" and state.session_id not in self._with_person:
+            return
+        for entry in new:
+            if entry.role == "customer":
+                self.customer_line(state.session_id, entry.text, entry.at)
+        # Note who has it now: when that changed, so did the queue.
         before = self._with_person.get(state.session_id, "")
         if state.mode == "agent":
             self._with_person[state.session_id] = state.agent
         else:
             self._with_person.pop(state.session_id, None)
-        return before != self._with_person.get(state.session_id, "")
-
-    def customer_line(self, session_id: str, text: str, at: datetime) -> None:
-        """What a customer wrote while a person has the chat (the engine stores it and answers nothing)."""
-        if self.consoles:
-            line = Line(session_id=session_id, role="customer", text=redact(text), at=at)
-            self.broadcast([line.model_dump_json()])
+        if before != self._with_person.get(state.session_id, ""):
+            self.refresh("queue")
 
     @staticmethod
     def _status(state: ConversationState) -> str:

@@ -5,89 +5,42 @@ nothing about any customer is sent before it checks out.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-from typing import Annotated, Literal
 
 from fastapi import WebSocket
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import ValidationError
+from pydantic_core import from_json
 from starlette.websockets import WebSocketDisconnect
 
-from chat.desk import Console, DeskError, agent_name
-from chat.frames import error_frame
-from chat.hub import Outbox
-from chat.metrics import REFUSED
-from chat.security import client_address, origin_allowed, token_role
-from chat.service import ChatService, RateLimited
+from desk.frames import (
+    AuthIn,
+    CloseIn,
+    DecideIn,
+    HandBackIn,
+    OpenIn,
+    Ready,
+    RefreshIn,
+    ReplyIn,
+    TakeIn,
+    console_frame,
+    error_frame,
+)
+from desk.security import token_role
+from desk.service import AgentDesk, Console, DeskError, agent_name
+from desk.web.metrics import REFUSED
+from desk.web.outbox import Outbox
+from desk.web.ratelimit import RateLimited
+from desk.web.security import client_address, origin_allowed
 
-log = logging.getLogger("frontdesk.chat")
+log = logging.getLogger("frontdesk.desk")
 
 CLOSE_POLICY = 1008
 CLOSE_UNSUPPORTED = 1003
 _AUTH_TIMEOUT_S = 30.0
 
 
-class _In(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-
-class AuthIn(_In):
-    type: Literal["auth"]
-    token: str = Field(max_length=512)
-    name: str | None = Field(default=None, max_length=80)
-
-
-class OpenIn(_In):
-    type: Literal["open"]
-    session_id: str = Field(max_length=64)
-
-
-class TakeIn(_In):
-    type: Literal["take"]
-    session_id: str = Field(max_length=64)
-
-
-class ReplyIn(_In):
-    type: Literal["reply"]
-    session_id: str = Field(max_length=64)
-    text: str
-
-
-class HandBackIn(_In):
-    type: Literal["hand_back"]
-    session_id: str = Field(max_length=64)
-
-
-class CloseIn(_In):
-    type: Literal["close"]
-    session_id: str = Field(max_length=64)
-
-
-class DecideIn(_In):
-    type: Literal["decide"]
-    approval_id: str = Field(max_length=64)
-    approve: bool
-    note: str | None = Field(default=None, max_length=1000)
-
-
-class RefreshIn(_In):
-    type: Literal["refresh"]
-
-
-ConsoleFrame = Annotated[
-    OpenIn | TakeIn | ReplyIn | HandBackIn | CloseIn | DecideIn | RefreshIn, Field(discriminator="type")
-]
-_console_frame: TypeAdapter = TypeAdapter(ConsoleFrame)
-
-
-class Ready(BaseModel):
-    type: Literal["ready"] = "ready"
-    agent: str
-    role: str
-
-
-async def agent_socket(websocket: WebSocket, service: ChatService) -> None:
-    config = service.config
+async def agent_socket(websocket: WebSocket, desk: AgentDesk) -> None:
+    config = desk.config
     if not origin_allowed(websocket.headers.get("origin"), websocket.headers.get("host"), config):
         REFUSED.labels("origin").inc()
         await websocket.close(CLOSE_POLICY)
@@ -97,7 +50,7 @@ async def agent_socket(websocket: WebSocket, service: ChatService) -> None:
     outbox.start()
     console: Console | None = None
     try:
-        service.admit(client_address(websocket, config))
+        desk.admit(client_address(websocket, config))
         token, name = websocket.query_params.get("token"), websocket.query_params.get("name")
         if not token:
             token, name = await _auth_frame(websocket, name)
@@ -110,15 +63,15 @@ async def agent_socket(websocket: WebSocket, service: ChatService) -> None:
             return
         console = Console(outbox, agent_name(name))
         outbox.push(Ready(agent=console.agent, role=role).model_dump_json())
-        service.desk.attach(console)
-        service.watch()  # hand-offs and lines from other servers on the same store reach this console too
+        desk.attach(console)
+        desk.watcher.start()  # hand-offs and lines from other servers on the same store reach this console too
         try:
-            outbox.push((await service.desk.queue()).model_dump_json())
-            outbox.push((await service.desk.approvals()).model_dump_json())
+            outbox.push((await desk.queue()).model_dump_json())
+            outbox.push((await desk.approvals()).model_dump_json())
         except Exception:
             log.exception("could not build the console's first snapshot")
             outbox.push(error_frame("unavailable", "the queues could not be loaded; send refresh to try again"))
-        await _serve(websocket, console, service)
+        await _serve(websocket, console, desk)
     except RateLimited as exc:
         outbox.push(error_frame("rate_limited", exc.message, round(exc.retry_after, 1)))
         await outbox.drain_and_stop()
@@ -127,7 +80,7 @@ async def agent_socket(websocket: WebSocket, service: ChatService) -> None:
         pass
     finally:
         if console is not None:
-            service.desk.detach(console)
+            desk.detach(console)
         await outbox.drain_and_stop()
 
 
@@ -140,8 +93,10 @@ async def _auth_frame(websocket: WebSocket, name: str | None) -> tuple[str | Non
     return auth.token, auth.name or name
 
 
-async def _serve(websocket: WebSocket, console: Console, service: ChatService) -> None:
-    desk, agent, outbox = service.desk, console.agent, console.outbox
+async def _serve(websocket: WebSocket, console: Console, desk: AgentDesk) -> None:
+    agent, outbox = console.agent, console.outbox
+    # A reply of the maximum size plus its envelope.
+    limit = desk.config.max_message_bytes + 1024
     while True:
         message = await websocket.receive()
         if message["type"] == "websocket.disconnect":
@@ -151,11 +106,12 @@ async def _serve(websocket: WebSocket, console: Console, service: ChatService) -
             await websocket.close(CLOSE_UNSUPPORTED, "binary frames are not supported")
             return
         try:
-            if len(raw) > config_limit(service):
-                raise DeskError("too_large", f"frames are limited to {service.config.max_message_bytes} bytes")
+            if len(raw) > limit:
+                raise DeskError("too_large", f"frames are limited to {desk.config.max_message_bytes} bytes")
             try:
-                frame = _console_frame.validate_python(json.loads(raw))
-            except (ValueError, RecursionError, ValidationError):
+                # pydantic's parser refuses lone surrogates (text no encoder can write) and deep nesting.
+                frame = console_frame.validate_python(from_json(raw, allow_inf_nan=False))
+            except (ValueError, ValidationError):
                 raise DeskError("bad_frame", "unknown or malformed console frame") from None
             if isinstance(frame, RefreshIn):
                 outbox.push((await desk.queue()).model_dump_json())
@@ -180,8 +136,3 @@ async def _serve(websocket: WebSocket, console: Console, service: ChatService) -
         except Exception:
             log.exception("agent console action failed")
             outbox.push(error_frame("unavailable", "that did not go through; try again"))
-
-
-def config_limit(service: ChatService) -> int:
-    # A reply of the maximum size plus its envelope.
-    return service.config.max_message_bytes + 1024

@@ -1,9 +1,17 @@
-"""Token buckets keyed by session or client address, with memory bounded by pruning idle keys."""
+"""Token buckets keyed by session or client address, with memory bounded by pruning idle keys, and
+`RateLimited`, what a refused message or connection raises (a 429 over REST, an error frame on a socket)."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+
+
+class RateLimited(Exception):
+    def __init__(self, retry_after: float) -> None:
+        super().__init__(f"too many messages: wait {retry_after:.1f} s and try again")
+        self.retry_after = retry_after
+        self.message = str(self)
 
 
 class RateLimiter:
