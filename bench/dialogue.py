@@ -29,6 +29,7 @@ from rich.table import Table
 from actions.backoffice import Backoffice
 from actions.paths import RETAIL_DB
 from dialogue.api import CustomerInput
+from dialogue.domains.retail import build_pack
 from dialogue.domains.retail.understanding import RETAIL_UNDERSTANDING
 from dialogue.engine import DialogueEngine
 from dialogue.understanding.builtin import BuiltinUnderstanding
@@ -101,6 +102,7 @@ async def main(count: int, levels: list[int]) -> None:
     console = Console()
     data = json.loads(RETAIL_DB.read_text(encoding="utf-8"))
     understanding = BuiltinUnderstanding(warm=True, packs=[RETAIL_UNDERSTANDING])
+    pack = build_pack()
     table = Table(title=f"Dialogue engine, {count} scripted conversations per row (SQLite, built-in understanding)")
     for col in ("concurrency", "turns", "turns/s", "p50 ms", "p99 ms", "max ms"):
         table.add_column(col, justify="right")
@@ -108,7 +110,7 @@ async def main(count: int, levels: list[int]) -> None:
         with tempfile.TemporaryDirectory() as tmp:
             backoffice = await Backoffice(f"sqlite:///{Path(tmp) / 'bench.sqlite3'}").open()
             await backoffice.ensure_default_store()
-            engine = await DialogueEngine(backoffice, understanding).open()
+            engine = await DialogueEngine(backoffice, understanding, pack=pack).open()
             latencies, elapsed = await run(scripts(data, count), engine, level)
             await backoffice.close()
         latencies.sort()

@@ -4,8 +4,9 @@ Per turn the engine loads the conversation (from memory, else the store), lets t
 (`dialogue.kernel.execute`: understanding into commands, commands into effects), and saves it:
 after every turn and right before every write, so a crash loses nothing and a resume finishes the
 write through its idempotency key. People (an agent joining, replying, handing back; approvals)
-act on conversations through the same API. The domain knowledge comes from a domain pack
-(`dialogue.domains.retail` by default); start-up checks every flow against it (`dialogue.kernel.validate`).
+act on conversations through the same API. The domain knowledge comes from the domain pack the
+composition root gives it (`dialogue.domains.retail` in Frontdesk); start-up checks every flow against
+it (`dialogue.kernel.validate`).
 """
 
 from __future__ import annotations
@@ -79,21 +80,15 @@ def _again_if_stale(method: Callable[..., Awaitable[_T]]) -> Callable[..., Await
     return wrapper
 
 
-def default_pack() -> DomainPack:
-    from dialogue.domains.retail import build_pack
-
-    return build_pack()
-
-
 class DialogueEngine:
     def __init__(
         self,
         backoffice: Backoffice,
         understander: Understander,
         *,
+        pack: DomainPack,
         config: EngineConfig | None = None,
         store: SessionStore | None = None,
-        pack: DomainPack | None = None,
         responses: Responses | None = None,
         knowledge: KnowledgeBase | None = None,
         clock: Callable[[], datetime] = utcnow,
@@ -102,7 +97,7 @@ class DialogueEngine:
         self.understander = understander
         self.config = config or EngineConfig()
         self.store = store or SessionStore(backoffice.db)
-        self.pack = pack or default_pack()
+        self.pack = pack
         self.responses = responses or Responses.load(extra=self.pack.response_dirs)
         self.knowledge = knowledge or KnowledgeBase.load()
         self.forbidden = ForbiddenRequests.load()

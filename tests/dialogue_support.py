@@ -7,8 +7,10 @@ from dataclasses import dataclass, field
 
 from actions.backoffice import Backoffice
 from dialogue.api import CustomerInput, TurnResult
+from dialogue.domains.retail import build_pack
 from dialogue.domains.retail.understanding import RETAIL_UNDERSTANDING
 from dialogue.engine import DialogueEngine
+from dialogue.kernel.pack import DomainPack
 from dialogue.understanding.builtin import BuiltinUnderstanding
 
 _UNDERSTANDING: BuiltinUnderstanding | None = None
@@ -22,8 +24,19 @@ def understanding() -> BuiltinUnderstanding:
     return _UNDERSTANDING
 
 
+_PACK: DomainPack | None = None
+
+
+def retail_pack() -> DomainPack:
+    """The retail domain pack, read once per test process."""
+    global _PACK
+    if _PACK is None:
+        _PACK = build_pack()
+    return _PACK
+
+
 async def make_engine(backoffice: Backoffice) -> DialogueEngine:
-    return await DialogueEngine(backoffice, understanding()).open()
+    return await DialogueEngine(backoffice, understanding(), pack=retail_pack()).open()
 
 
 @dataclass

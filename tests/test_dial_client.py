@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from voice.dial import DialResult, StreamClosed, _Call
+from voice.dial import DialResult, MediaStreamCall, StreamClosed
 
 
 class ClosedByServer:
@@ -25,7 +25,7 @@ class ClosedByServer:
 async def test_a_close_found_by_the_sender_is_the_servers_not_the_callers():
     result = DialResult(url="ws://frontdesk/twilio/media", call_sid="CA1", stream_sid="MZ1")
     ws = ClosedByServer()
-    call = _Call(ws, "CA1", "MZ1", result, verbose=False)
+    call = MediaStreamCall(ws, "CA1", "MZ1", result, verbose=False)
     await asyncio.wait_for(call.clock(), 2)  # the clock's next media frame finds the socket closed
     assert ws.sent == 1 and call.closed.is_set()
     assert result.closed_by == "server"
@@ -34,7 +34,7 @@ async def test_a_close_found_by_the_sender_is_the_servers_not_the_callers():
 
 async def test_a_caller_who_hung_up_is_not_told_the_server_did():
     result = DialResult(url="ws://frontdesk/twilio/media", call_sid="CA1", stream_sid="MZ1")
-    call = _Call(ClosedByServer(), "CA1", "MZ1", result, verbose=False)
+    call = MediaStreamCall(ClosedByServer(), "CA1", "MZ1", result, verbose=False)
     call.closed.set()  # the caller hangs up first; the socket's close that follows is its own
     call.server_closed()
     assert result.closed_by == "client"

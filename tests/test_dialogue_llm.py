@@ -19,7 +19,7 @@ from dialogue.engine import DialogueEngine
 from dialogue.understanding.llm import TOOL_NAME, LLMUnderstanding
 from dialogue.understanding.models import UnderstandingContext
 from tests import retail_reference as ref
-from tests.dialogue_support import Chat, understanding
+from tests.dialogue_support import Chat, retail_pack, understanding
 
 
 class ObedientModel:
@@ -98,7 +98,7 @@ def model():
 async def chat(model, backoffice) -> Chat:
     model.injections.clear()
     llm = LLMUnderstanding(model.base_url, "test-model", "sk-frontdesk-test", fallback=understanding())
-    c = Chat(await DialogueEngine(backoffice, llm).open())
+    c = Chat(await DialogueEngine(backoffice, llm, pack=retail_pack()).open())
     await c.start()
     return c
 
@@ -171,7 +171,7 @@ async def test_a_model_naming_another_customer_changes_nothing(chat, model, back
 
 async def test_a_broken_model_falls_back_without_losing_the_turn(backoffice, data):
     llm = LLMUnderstanding("http://127.0.0.1:9/v1", "test-model", "k", fallback=understanding(), timeout_s=0.5)
-    chat = Chat(await DialogueEngine(backoffice, llm).open())
+    chat = Chat(await DialogueEngine(backoffice, llm, pack=retail_pack()).open())
     await chat.start()
     await chat.say("how long does a refund take")
     assert "5 to 7 business days" in chat.text

@@ -13,7 +13,7 @@ from actions import audit
 from dialogue.engine import DialogueEngine
 from dialogue.understanding.llm import LLMUnderstanding
 from tests import retail_reference as ref
-from tests.dialogue_support import Chat, understanding
+from tests.dialogue_support import Chat, retail_pack, understanding
 from tests.test_dialogue_llm import ObedientModel
 from tests.test_dialogue_llm import model as model
 
@@ -21,13 +21,13 @@ from tests.test_dialogue_llm import model as model
 @pytest.fixture(params=["builtin", "llm"])
 async def chat(request, backoffice) -> Chat:
     if request.param == "builtin":
-        c = Chat(await DialogueEngine(backoffice, understanding()).open())
+        c = Chat(await DialogueEngine(backoffice, understanding(), pack=retail_pack()).open())
         c.obey = lambda text, args: None  # type: ignore[attr-defined]
     else:
         fake: ObedientModel = request.getfixturevalue("model")
         fake.injections.clear()
         llm = LLMUnderstanding(fake.base_url, "test-model", "sk-frontdesk-test", fallback=understanding())
-        c = Chat(await DialogueEngine(backoffice, llm).open())
+        c = Chat(await DialogueEngine(backoffice, llm, pack=retail_pack()).open())
         c.obey = lambda text, args: fake.injections.__setitem__(text, args)  # type: ignore[attr-defined]
     await c.start()
     return c

@@ -4,6 +4,7 @@ record. Everything retail comes from the retail pack, so another domain is a pac
 from __future__ import annotations
 
 import ast
+import tomllib
 from pathlib import Path
 
 from actions.tools import default_registry
@@ -72,3 +73,15 @@ def test_the_check_would_see_a_retail_name_entering_the_kernel(tmp_path):
     leaking = tmp_path / "leak.py"
     leaking.write_text('"""Module."""\n\ndef f(frame):\n    return frame.value("order_id")\n')
     assert "order_id" in names_in(leaking) & retail_names()
+
+
+def test_the_import_contract_covers_every_kernel_module():
+    """`lint-imports` (run by `make test`) forbids these modules to import a pack: a new one must be added."""
+    config = tomllib.loads((DIALOGUE.parent / "pyproject.toml").read_text())
+    contract = next(c for c in config["tool"]["importlinter"]["contracts"] if c["type"] == "forbidden")
+    modules = {f"dialogue.{p.stem}" for p in DIALOGUE.glob("*.py") if p.stem != "__init__"}
+    modules |= {
+        f"dialogue.{p.name}" for p in DIALOGUE.iterdir() if (p / "__init__.py").is_file() and p.name != "domains"
+    }
+    assert set(contract["source_modules"]) == modules
+    assert contract["forbidden_modules"] == ["dialogue.domains"]

@@ -11,7 +11,7 @@ from actions.paths import ASSETS_DIR
 from dialogue.domains.retail import FLOWS_DIR, build_pack
 from dialogue.engine import DialogueEngine, EngineConfig
 from dialogue.kernel.flow import FlowError
-from tests.dialogue_support import Chat, understanding
+from tests.dialogue_support import Chat, retail_pack, understanding
 
 
 def broken_copy(tmp_path, name: str, old: str, new: str):
@@ -53,7 +53,7 @@ async def test_a_missing_sub_flow_is_named(backoffice, tmp_path):
 
 
 async def test_the_shipped_flows_and_repair_flows_start(backoffice):
-    engine = DialogueEngine(backoffice, understanding())
+    engine = DialogueEngine(backoffice, understanding(), pack=retail_pack())
     assert {"cancel_order", "order_status"} <= set(engine.flows)
     assert {"human_handoff", "not_understood", "system_down"} <= set(engine.patterns)
 
@@ -63,7 +63,8 @@ async def test_a_deployment_repair_flow_replaces_the_shipped_one(backoffice, tmp
     own.mkdir()
     shipped = (ASSETS_DIR / "patterns" / "goodbye.yaml").read_text()
     (own / "goodbye.yaml").write_text(shipped.replace("say: goodbye", "say: you_are_welcome"))
-    engine = await DialogueEngine(backoffice, understanding(), config=EngineConfig(pattern_dirs=(own,))).open()
+    config = EngineConfig(pattern_dirs=(own,))
+    engine = await DialogueEngine(backoffice, understanding(), pack=retail_pack(), config=config).open()
     chat = Chat(engine)
     await chat.start()
     await chat.say("bye")

@@ -17,7 +17,7 @@ from voice.asr import loops, speech_span
 from voice.config import VoiceConfig
 from voice.resample import TimeInvariantStreamResampler
 from voice.speech import synthesize, trim_silence
-from voice.tts import _piper_chunks
+from voice.tts import piper_chunks
 
 ORDER_STATUS = load_caller(Path(__file__).parent.parent / "assets" / "calls" / "order-status" / "call.wav")
 # "The skateboard order, please.": after the bot's long list of orders, the caller's answer.
@@ -47,7 +47,7 @@ def test_the_voice_says_the_same_sentence_the_same_way_every_time():
     # A replayed call must sound like the original, and test callers must say the same thing each run.
     sentence = "I will refund forty two dollars to the card ending in one two three four. Shall I go ahead?"
     assert synthesize(sentence).tobytes() == synthesize(sentence).tobytes()
-    assert b"".join(_piper_chunks(sentence)) == b"".join(_piper_chunks(sentence))
+    assert b"".join(piper_chunks(sentence)) == b"".join(piper_chunks(sentence))
 
 
 def test_the_resampler_keeps_telephone_speech_intact():

@@ -159,7 +159,7 @@ async def _open_stream(url: str, http: httpx.AsyncClient | None) -> AsyncIterato
         yield _HttpxStream(session)
 
 
-class _Call:
+class MediaStreamCall:
     """The state of one Media Streams connection: playback buffer, marks, turns."""
 
     def __init__(self, ws: Any, call_sid: str, stream_sid: str, result: DialResult, *, verbose: bool) -> None:
@@ -411,7 +411,7 @@ async def run_dial(
     result = DialResult(url=stream_url.split("?")[0], call_sid=call_sid, stream_sid=stream_sid)
 
     async with _open_stream(stream_url, http) as ws:
-        call = _Call(ws, call_sid, stream_sid, result, verbose=verbose)
+        call = MediaStreamCall(ws, call_sid, stream_sid, result, verbose=verbose)
         call.log(f"connected to {result.url}")
         await call.send({"event": "connected", "protocol": "Call", "version": "1.0.0"})
         await call.send(
@@ -462,7 +462,7 @@ async def run_dial(
     return result
 
 
-async def _converse(call: _Call, turns: list[CallerTurn], turn_timeout_s: float) -> None:
+async def _converse(call: MediaStreamCall, turns: list[CallerTurn], turn_timeout_s: float) -> None:
     async def watch_start() -> None:
         await call.bot_started.wait()
         call.bot_started_once = True
@@ -488,7 +488,7 @@ async def _converse(call: _Call, turns: list[CallerTurn], turn_timeout_s: float)
     await call.bot_done(turn_timeout_s)
 
 
-async def _wait_event(event: asyncio.Event, limit_s: float, call: _Call) -> None:
+async def _wait_event(event: asyncio.Event, limit_s: float, call: MediaStreamCall) -> None:
     """Until `event` is set, the call closes, or `limit_s` passes."""
     waits = {asyncio.ensure_future(event.wait()), asyncio.ensure_future(call.closed.wait())}
     _, pending = await asyncio.wait(waits, timeout=limit_s, return_when=asyncio.FIRST_COMPLETED)

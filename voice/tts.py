@@ -46,7 +46,7 @@ def first_clause_apart(text: str) -> list[str]:
     return [text[: match.start() + 1], text[match.end() :]]
 
 
-def _piper_chunks(text: str) -> Iterator[bytes]:
+def piper_chunks(text: str) -> Iterator[bytes]:
     voice = models.piper_voice()
     for part in first_clause_apart(text):
         for chunk in voice.synthesize(part):
@@ -98,7 +98,7 @@ class OfflineTTSService(TTSService):
     def synthesis(self, text: str, language: str, voice: str) -> tuple[int, AsyncIterator[bytes]]:
         """The sample rate of `voice` and its audio for `text`, chunk by chunk as it is made."""
         if voice == PIPER_VOICE:
-            return models.piper_voice().config.sample_rate, _threaded(_piper_chunks(text))
+            return models.piper_voice().config.sample_rate, _threaded(piper_chunks(text))
         engine = EspeakEngine.shared()
         return engine.sample_rate, _espeak(engine, text, language)
 
