@@ -13,7 +13,7 @@ from pathlib import Path
 from actions import seed
 from actions.backoffice import Backoffice
 from actions.governance import GovernancePolicy
-from dialogue.domains.retail import build_pack
+from dialogue.domains.retail import FLOWS_DIR, build_pack
 from dialogue.engine import DialogueEngine, EngineConfig
 from dialogue.kernel.pack import DomainPack
 from dialogue.understanding.models import Understander
@@ -45,13 +45,17 @@ class Runtime:
             timeout_s=settings.system_timeout_s,
             policy=GovernancePolicy(refund_approval_threshold=settings.refund_approval_threshold),
         )
-        self.pack = build_pack()
+        self.pack = build_pack([FLOWS_DIR, settings.flows_dir] if settings.flows_dir else None)
         self.understander = make_understander(settings, self.pack)
         self.engine = DialogueEngine(
             self.backoffice,
             self.understander,
             pack=self.pack,
-            config=EngineConfig(languages=tuple(settings.languages), default_language=settings.languages[0]),
+            config=EngineConfig(
+                languages=tuple(settings.languages),
+                default_language=settings.languages[0],
+                pattern_dirs=(settings.patterns_dir,) if settings.patterns_dir else (),
+            ),
         )
 
     async def open(self) -> Runtime:

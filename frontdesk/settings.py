@@ -36,6 +36,12 @@ class Settings(BaseSettings):
     system_timeout_s: float = 5.0
     refund_approval_threshold: float = 100.0
     languages: list[str] = Field(default_factory=lambda: ["en", "es"])
+    flows_dir: Path | None = Field(
+        default=None, description="a folder of this deployment's flows, added to the shipped ones (same name: replaced)"
+    )
+    patterns_dir: Path | None = Field(
+        default=None, description="a folder of repair flows, each replacing the shipped one of the same name"
+    )
 
     llm_base_url: str | None = None
     llm_model: str = "gpt-4o-mini"
