@@ -35,6 +35,8 @@ def broken_copy(tmp_path, name: str, old: str, new: str):
         ("product_info.yaml", "read: get_product_details", "read: cancel_pending_order", "a write"),
         ("schedule_callback.yaml", "value: callback_topic", "value: callback_topix", "no value function"),
         ("order_status.yaml", "say: order_status_report", "sya: order_status_report", "exactly one of"),
+        ("order_status.yaml", "name: order_status", "name: order_statuss", "no intent understanding knows"),
+        ("cancel_order.yaml", "confirm: cancel_pending_order", "confirm: create_handoff_ticket", "no presenter"),
     ],
 )
 async def test_a_broken_flow_stops_the_start_naming_its_file_and_line(backoffice, tmp_path, name, old, new, complaint):

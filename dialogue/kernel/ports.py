@@ -35,6 +35,9 @@ class Presenters(Protocol):
 
     def say(self, turn: TurnContext, frame: IntentFrame, key: str) -> str: ...
 
+    def presents(self, tool: str) -> bool:
+        """Whether the pack words this write's read-back and outcome (checked at start-up)."""
+
 
 class Repair(Protocol):
     """Conversation repair, each case a flow of its own (`dialogue.kernel.repair`)."""

@@ -42,6 +42,12 @@ def validate(
             if key not in responses.texts[lang]:
                 problems.append(f"{where}: no response text {key!r} in {lang}")
 
+    linked = {s.link for f in flows.values() for s in f.steps if isinstance(s, LinkStep)}
+    linked |= {o.link for f in patterns.values() for s in f.steps if isinstance(s, AskStep) for o in s.options.values()}
+    intents = set(getattr(pack.understanding, "intent_names", ()) or ())
+    for name, flow in flows.items():
+        if intents and name not in intents and name not in linked:
+            problems.append(f"{flow.source}:1: flow {name!r} is no intent understanding knows, and nothing links to it")
     for name in REQUIRED:
         if name not in patterns:
             problems.append(f"no repair flow {name!r} (the kernel runs it): add assets/patterns/{name}.yaml")
@@ -62,6 +68,8 @@ def validate(
                     problems.append(f"{where}: step {step.id!r} reads with {tool!r}, a write (use confirm:)")
                 elif isinstance(step, ConfirmStep) and not spec.write:
                     problems.append(f"{where}: step {step.id!r} confirms {tool!r}, which writes nothing")
+                elif isinstance(step, ConfirmStep) and not pack.presenters.presents(tool):
+                    problems.append(f"{where}: the {pack.name} pack has no presenter for {tool!r} (read-back, outcome)")
             if isinstance(step, CollectStep):
                 slot = pack.slots.get(step.collect)
                 name = step.collector or (slot.collector if slot else None)

@@ -453,5 +453,5 @@ class RetailPresenters:
         key, values = _say_values(turn, frame, key)
         return turn.text(key, **values)
 
-    def tools(self) -> set[str]:
-        return set(self.presented)
+    def presents(self, tool: str) -> bool:
+        return tool in self.presented
