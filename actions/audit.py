@@ -47,6 +47,8 @@ class AuditEntry(BaseModel):
     actor: dict[str, Any]
     arguments: dict[str, Any]
     idempotency_key: str | None = None
+    # A saga's call: the saga's id; any other call: the conversation's session id, when there is one.
+    # Named, like its column and its key in the export, before sagas and sessions had their own words.
     workflow_id: str | None = None
     status: str
     verified: bool = False

@@ -5,10 +5,11 @@ It lists every mismatch an operator has to look at:
 - postcondition_broken: a write audited as done and verified whose effect no longer holds, and
   that no later audited write on the same record explains;
 - landed_not_ok: a write that landed (its idempotency record is there) but whose audit entry
-  says it did not succeed, or a step of an undone workflow that landed and was never undone;
+  says it did not succeed, or a stage of an undone saga that landed and was never undone;
 - invariant: a cross-system rule broken (a ledger refund without its refund entry on the order,
   a cancelled subscription that still has entitlements, a booked slot without its booking, ...);
-- workflow: every workflow left `needs_reconciliation`, or still `running`.
+- workflow: every saga left `needs_reconciliation`, or still `running` (the report's JSON keeps
+  the word its readers know: kind `workflow`, subject `workflow:<id>`, `workflow_id`).
 
 It only reads; deciding what to do about a finding is a person's job.
 """
@@ -24,7 +25,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import String, cast, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from actions import audit, workflows
+from actions import audit, sagas
 from actions.audit import AuditEntry
 from actions.db import Database
 from actions.errors import InvalidArguments, NotFound
@@ -45,13 +46,13 @@ class Finding(BaseModel):
     detail: str
     tool: str | None = None
     audit_id: int | None = None
-    workflow_id: str | None = None
+    workflow_id: str | None = None  # the saga, or the conversation, the write was part of
 
 
 class ReconcileReport(BaseModel):
     findings: list[Finding] = Field(default_factory=list)
     checked_writes: int = 0
-    checked_workflows: int = 0
+    checked_workflows: int = 0  # saga records
 
     @property
     def clean(self) -> bool:
@@ -292,15 +293,15 @@ async def _postconditions(conn: AsyncConnection, entries: list[AuditEntry]) -> t
 
 
 def _landed_not_ok(
-    entries: list[AuditEntry], flows: list[workflows.WorkflowRecord], keys: dict[str, str]
+    entries: list[AuditEntry], saga_records: list[sagas.SagaRecord], keys: dict[str, str]
 ) -> list[Finding]:
     findings: list[Finding] = []
-    saga_kinds = {w.kind for w in flows}
-    saga_ids = {w.workflow_id for w in flows}
+    saga_kinds = {w.kind for w in saga_records}
+    saga_ids = {w.workflow_id for w in saga_records}
     by_key: dict[str, list[AuditEntry]] = defaultdict(list)
     for entry in entries:
-        # Sagas are judged by their workflow record below. Any other write counts here, including
-        # the dialogue's, whose audit entries carry the conversation's id as their workflow id.
+        # Sagas are judged by their saga record below. Any other write counts here, including the
+        # dialogue's, whose audit entries carry the conversation's session id in the same field.
         if entry.idempotency_key and entry.workflow_id not in saga_ids and entry.tool not in saga_kinds:
             by_key[entry.idempotency_key].append(entry)
     for key, group in by_key.items():
@@ -317,20 +318,20 @@ def _landed_not_ok(
                 audit_id=last.id,
             )
         )
-    for flow in flows:
-        if flow.status != "compensated":
+    for saga in saga_records:
+        if saga.status != "compensated":
             continue
-        for step in flow.steps:
-            step_key = f"{flow.idempotency_key}:{step.name}"
-            if step_key in keys and f"{step_key}:undo" not in keys:
+        for stage in saga.steps:
+            stage_key = f"{saga.idempotency_key}:{stage.name}"
+            if stage_key in keys and f"{stage_key}:undo" not in keys:
                 findings.append(
                     Finding(
                         kind="landed_not_ok",
-                        system=step.system,
-                        subject=f"workflow:{flow.workflow_id}",
-                        detail=f"step {step.name} of {flow.kind} landed but the workflow was undone without it",
-                        tool=flow.kind,
-                        workflow_id=flow.workflow_id,
+                        system=stage.system,
+                        subject=f"workflow:{saga.workflow_id}",
+                        detail=f"step {stage.name} of {saga.kind} landed but the workflow was undone without it",
+                        tool=saga.kind,
+                        workflow_id=saga.workflow_id,
                     )
                 )
     return findings
@@ -486,24 +487,24 @@ async def _invariants(conn: AsyncConnection) -> list[Finding]:
     ]
 
 
-# ------------------------------------------------------------------ flagged workflows
+# ------------------------------------------------------------------ flagged sagas
 
 
-def _flagged(flows: list[workflows.WorkflowRecord]) -> list[Finding]:
+def _flagged(saga_records: list[sagas.SagaRecord]) -> list[Finding]:
     findings = []
-    for flow in flows:
-        if flow.status not in ("needs_reconciliation", "running"):
+    for saga in saga_records:
+        if saga.status not in ("needs_reconciliation", "running"):
             continue
-        failed = [s.name for s in flow.steps if s.status in ("failed", "compensation_failed")]
-        detail = flow.reason or ("still running" if flow.status == "running" else flow.status)
+        failed = [s.name for s in saga.steps if s.status in ("failed", "compensation_failed")]
+        detail = saga.reason or ("still running" if saga.status == "running" else saga.status)
         findings.append(
             Finding(
                 kind="workflow",
-                system=next((s.system for s in flow.steps if s.name in failed), "workflows"),
-                subject=f"workflow:{flow.workflow_id}",
-                detail=f"{flow.kind} is {flow.status}: {detail}" + (f" (steps: {', '.join(failed)})" if failed else ""),
-                tool=flow.kind,
-                workflow_id=flow.workflow_id,
+                system=next((s.system for s in saga.steps if s.name in failed), "workflows"),
+                subject=f"workflow:{saga.workflow_id}",
+                detail=f"{saga.kind} is {saga.status}: {detail}" + (f" (steps: {', '.join(failed)})" if failed else ""),
+                tool=saga.kind,
+                workflow_id=saga.workflow_id,
             )
         )
     return findings
@@ -511,12 +512,12 @@ def _flagged(flows: list[workflows.WorkflowRecord]) -> list[Finding]:
 
 async def reconcile(db: Database) -> ReconcileReport:
     entries = await audit.entries(db, writes_only=True)
-    flows = await workflows.all_records(db)
+    saga_records = await sagas.all_records(db)
     async with db.read() as conn:
         keys = {
             r.key: r.tool for r in (await conn.execute(select(idempotency_keys.c.key, idempotency_keys.c.tool))).all()
         }
         broken, checked = await _postconditions(conn, entries)
         invariants = await _invariants(conn)
-    findings = [*broken, *_landed_not_ok(entries, flows, keys), *invariants, *_flagged(flows)]
-    return ReconcileReport(findings=findings, checked_writes=checked, checked_workflows=len(flows))
+    findings = [*broken, *_landed_not_ok(entries, saga_records, keys), *invariants, *_flagged(saga_records)]
+    return ReconcileReport(findings=findings, checked_writes=checked, checked_workflows=len(saga_records))

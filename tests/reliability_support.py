@@ -33,7 +33,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from actions import audit, workflows
+from actions import audit, sagas
 from actions.backoffice import Backoffice
 from actions.faults import FaultKind, FaultRule
 from actions.governance import GovernancePolicy
@@ -683,7 +683,7 @@ async def judge(
             or (outcome == "unchanged" and audited_ok)
         )
     double = _longer(fp_after, fp_clean, fp_before) or tickets > 1
-    flows = await workflows.all_records(bo.db)
+    flows = await sagas.all_records(bo.db)
     detail = ""
     if outcome == "partial" or false_claim or double:
         diff = {k: (fp_clean.get(k), fp_after.get(k)) for k in fp_after if fp_after.get(k) != fp_clean.get(k)}

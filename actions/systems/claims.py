@@ -3,7 +3,7 @@
 A claim belongs to the order it is about, so it lives with the orders and fails with them: the
 eligibility check (the order's status and tracking) and the claim are one retail transaction,
 and a replacement never has to touch the payments system. An order has at most one live claim;
-a withdrawn claim (an undone workflow) frees it again.
+a withdrawn claim (an undone saga) frees it again.
 """
 
 from __future__ import annotations
