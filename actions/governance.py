@@ -156,6 +156,10 @@ class ToolRegistry:
                 raise ValueError(f"tool {spec.name!r} registered twice")
             if spec.write and not spec.is_saga and spec.verify is None and spec.risk != RiskClass.forbidden:
                 raise ValueError(f"write tool {spec.name!r} has no verification read")
+            if spec.write and spec.risk == RiskClass.read:
+                raise ValueError(
+                    f"write tool {spec.name!r} is declared a read: a write that needs nobody's yes is 'routine'"
+                )
             self._tools[spec.name] = spec
 
     def get(self, name: str) -> ToolSpec:
@@ -240,7 +244,8 @@ class ToolRunner:
             return ToolResult(
                 **base,
                 status="rejected",
-                risk=RiskClass.read,
+                # A risk that depends on the arguments cannot be told from invalid ones; refused either way.
+                risk=spec.risk if isinstance(spec.risk, RiskClass) else RiskClass.read,
                 error=ToolErrorInfo(code="invalid_arguments", message=f"invalid arguments for {spec.name}: {problems}"),
             )
         risk = spec.risk_for(args, self.env.policy)
@@ -718,7 +723,7 @@ class ToolRunner:
             call_id=result.call_id,
             tool=spec.name,
             write=spec.write,
-            risk=result.risk.value,
+            risk=result.risk,
             actor=ctx.actor.model_dump(mode="json"),
             arguments=raw_args,
             idempotency_key=result.idempotency_key,

@@ -10,7 +10,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class RiskClass(StrEnum):
-    read = "read"
+    """What a call needs before it runs. Stored values stay valid: `read` on a write recorded before
+    `routine` existed loads as it was written (audit rows, exports, saved conversations)."""
+
+    read = "read"  # a look-up: changes nothing
+    routine = "routine"  # a write that runs without anyone's yes (a hand-off ticket, a one-time code)
     confirm = "confirm"  # needs the customer's explicit yes
     approve = "approve"  # needs a person's approval
     forbidden = "forbidden"

@@ -1,8 +1,8 @@
 """Helpdesk tools: the customer's cases, and the hand-off tickets a person takes a conversation over with.
 
 create_handoff_ticket writes without asking the customer (a hand-off is never a risk to them), so
-its risk is `read`; it is still a governed write, verified by reading the ticket back. Taking and
-closing a ticket are for support agents only.
+its risk is `routine`; it is still a governed write, verified by reading the ticket back. Taking
+and closing a ticket are for support agents only.
 """
 
 from __future__ import annotations
@@ -190,7 +190,7 @@ def tools() -> list[ToolSpec]:
             store.Ticket,
             write=True,
             identity=IdentityLevel.none,
-            risk=RiskClass.read,
+            risk=RiskClass.routine,
             run=_create_ticket,
             verify=_verify_created,
             confirmation_prefix="TK",
@@ -203,7 +203,7 @@ def tools() -> list[ToolSpec]:
             store.Ticket,
             write=True,
             identity=IdentityLevel.none,
-            risk=RiskClass.read,
+            risk=RiskClass.routine,
             run=_take,
             verify=_verify_taken,
             confirmation_prefix="TT",
@@ -216,7 +216,7 @@ def tools() -> list[ToolSpec]:
             store.Ticket,
             write=True,
             identity=IdentityLevel.none,
-            risk=RiskClass.read,
+            risk=RiskClass.routine,
             run=_close,
             verify=_verify_closed,
             confirmation_prefix="TC",

@@ -256,7 +256,7 @@ def tools() -> list[ToolSpec]:
             CodeSent,
             write=True,
             identity=IdentityLevel.none,
-            risk=RiskClass.read,
+            risk=RiskClass.routine,
             stages=[
                 SagaStage("issue_code", SYSTEM, _issue, _verify_issue, _revoke),
                 SagaStage("deliver_code", outbox.SYSTEM, _deliver, _verify_deliver, pivot=True),
@@ -273,7 +273,7 @@ def tools() -> list[ToolSpec]:
             store.CodeCheck,
             write=True,
             identity=IdentityLevel.none,
-            risk=RiskClass.read,
+            risk=RiskClass.routine,
             run=_check,
             verify=_verify_check,
             confirmation_prefix="OV",
