@@ -1,8 +1,10 @@
 """Governed tools: the only door through which anything reads or changes a system of record.
 
-A `ToolSpec` declares a tool's typed input and output, its risk class, the identity level it
-needs, who owns its target, how it runs and how its post-condition is read back. The
-`ToolRunner` enforces all of that the same way for every tool:
+A `ToolSpec` declares a tool's typed input and output, the system it calls, its risk class, the
+identity level it needs, who owns its target, how it runs, how its post-condition is read back
+and what reconcile checks of it later. Registration refuses a spec that is unsafe or names a
+system the system registry does not hold. The `ToolRunner` enforces the spec the same way for
+every tool:
 
     validate -> risk (forbidden / confirm / approve) -> identity -> ownership
       -> approval spent by this request (one approval, one request)
@@ -27,7 +29,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from actions import approvals, audit, idempotency, sagas
+from actions import approvals, audit, governance_records, idempotency, sagas
 from actions.db import Database
 from actions.errors import (
     AccessDenied,
@@ -50,6 +52,8 @@ from actions.models import (
     Verification,
     utcnow,
 )
+from actions.postconditions import PostCondition
+from actions.systems.registry import SYSTEMS, SystemRegistry
 
 
 class GovernancePolicy(BaseModel):
@@ -123,6 +127,8 @@ class ToolSpec:
     finish: Callable[[SagaState], BaseModel] | None = None
     confirmation_prefix: str = "FD"
     user_of: Callable[[Any, CallContext], str | None] | None = None
+    # What reconcile expects still to hold after the write was done and verified.
+    reconcile: PostCondition | None = None
 
     @property
     def is_saga(self) -> bool:
@@ -147,20 +153,40 @@ class ToolSpec:
 
 
 class ToolRegistry:
-    def __init__(self) -> None:
+    """The tools the runner knows, each checked against the systems it calls when it is added."""
+
+    def __init__(self, systems: SystemRegistry | None = None) -> None:
+        self.systems = SYSTEMS if systems is None else systems
         self._tools: dict[str, ToolSpec] = {}
 
     def add(self, *specs: ToolSpec) -> None:
         for spec in specs:
-            if spec.name in self._tools:
-                raise ValueError(f"tool {spec.name!r} registered twice")
-            if spec.write and not spec.is_saga and spec.verify is None and spec.risk != RiskClass.forbidden:
-                raise ValueError(f"write tool {spec.name!r} has no verification read")
-            if spec.write and spec.risk == RiskClass.read:
-                raise ValueError(
-                    f"write tool {spec.name!r} is declared a read: a write that needs nobody's yes is 'routine'"
-                )
+            self._check(spec)
             self._tools[spec.name] = spec
+
+    def _check(self, spec: ToolSpec) -> None:
+        """Refuse a spec that could run unsafely or that reconcile could not check."""
+        if spec.name in self._tools:
+            raise ValueError(f"tool {spec.name!r} registered twice")
+        forbidden = spec.risk == RiskClass.forbidden
+        if spec.write and not spec.is_saga and spec.verify is None and not forbidden:
+            raise ValueError(f"write tool {spec.name!r} has no verification read")
+        if spec.write and spec.risk == RiskClass.read:
+            raise ValueError(
+                f"write tool {spec.name!r} is declared a read: a write that needs nobody's yes is 'routine'"
+            )
+        if spec.is_saga and not spec.stages:
+            raise ValueError(f"saga {spec.name!r} has no stages")
+        named = [(f"tool {spec.name!r}", spec.system)]
+        named += [(f"stage {s.name!r} of tool {spec.name!r}", s.system) for s in spec.stages or []]
+        for what, system in named:
+            if system not in self.systems:
+                raise ValueError(
+                    f"{what} names system {system!r}, which is not registered "
+                    f"(registered: {', '.join(self.systems.names)})"
+                )
+        if spec.reconcile is not None and (not spec.write or forbidden):
+            raise ValueError(f"tool {spec.name!r} declares a reconcile check but never writes")
 
     def get(self, name: str) -> ToolSpec:
         try:
@@ -337,7 +363,7 @@ class ToolRunner:
                 return await idempotency.claim(conn, f"approval:{approval_id}", key)
 
         try:
-            holder = await self._with_retries("approvals", "claim", once)
+            holder = await self._with_retries(governance_records.SYSTEM, "claim_approval", once)
         except BackofficeError as exc:
             return _error(exc)
         if holder != key:
@@ -672,7 +698,7 @@ class ToolRunner:
                 await sagas.create(conn, record)
                 return record
 
-        return await self._with_retries("workflows", "start", once)
+        return await self._with_retries(governance_records.SYSTEM, "start_saga", once)
 
     async def _save_saga(self, record: sagas.SagaRecord) -> None:
         for attempt in range(3):

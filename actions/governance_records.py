@@ -17,8 +17,10 @@ from actions.approvals import Approval, approvals
 from actions.audit import AuditEntry, audit_log
 from actions.idempotency import idempotency_keys
 from actions.sagas import SagaRecord, sagas
-from actions.systems.records import UtcDatetime, clear_tables, insert_all, records
+from actions.systems.records import UtcDatetime, insert_all, records
 
+# The runner's own records, reached through the gateway like a system (fault rules, breaker, /healthz).
+SYSTEM = "governance"
 # "workflows" holds the saga records: the export shape named them so, and outside tools read it.
 EXPORT_KEYS = ("approvals", "workflows", "audit_log", "idempotency_keys")
 
@@ -46,10 +48,6 @@ def _exported(model: BaseModel) -> dict[str, Any]:
         name: value.replace(tzinfo=UTC) for name, value in model if isinstance(value, datetime) and not value.tzinfo
     }
     return model.model_copy(update=naive).model_dump(mode="json")
-
-
-async def clear(conn: AsyncConnection) -> None:
-    await clear_tables(conn, approvals, sagas, audit_log, idempotency_keys)
 
 
 async def import_data(conn: AsyncConnection, data: dict[str, Any]) -> dict[str, int]:

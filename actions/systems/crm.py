@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from actions.db import metadata
 from actions.errors import Conflict, InvalidArguments, NotFound, PreconditionFailed
 from actions.models import utcnow
-from actions.systems.records import UtcDatetime, clear_tables, insert_all, record, records, row_values
+from actions.systems.records import UtcDatetime, insert_all, record, records, row_values
 
 SYSTEM = "crm"
 
@@ -251,10 +251,6 @@ async def close_ticket(conn: AsyncConnection, ticket_id: str, agent: str, *, now
 # ---------------------------------------------------------------- import / export
 
 EXPORT_KEYS = ("cases", "tickets")
-
-
-async def clear(conn: AsyncConnection) -> None:
-    await clear_tables(conn, notes, cases, tickets)
 
 
 async def import_data(conn: AsyncConnection, data: dict[str, Any]) -> dict[str, int]:

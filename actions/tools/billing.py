@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from actions import postconditions as post
 from actions.errors import PreconditionFailed
 from actions.governance import SagaStage, SagaState, ToolEnv, ToolSpec
 from actions.models import CallContext, IdentityLevel, RiskClass, utcnow
@@ -265,6 +266,7 @@ def tools() -> list[ToolSpec]:
             ],
             finish=_finish_change,
             confirmation_prefix="SB",
+            reconcile=post.SUBSCRIPTION_PLAN,
             user_of=user_of,
         ),
         ToolSpec(
@@ -291,6 +293,7 @@ def tools() -> list[ToolSpec]:
             ],
             finish=_finish_cancel,
             confirmation_prefix="SC",
+            reconcile=post.SUBSCRIPTION_CANCELLED,
             user_of=user_of,
         ),
     ]

@@ -19,6 +19,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, field_validator, model_validator
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from actions import postconditions as post
 from actions.errors import NotFound
 from actions.governance import SagaStage, SagaState, ToolEnv, ToolSpec
 from actions.models import CallContext, IdentityLevel, RiskClass
@@ -294,6 +295,7 @@ def tools() -> list[ToolSpec]:
             ],
             finish=_finish_reset,
             confirmation_prefix="PW",
+            reconcile=post.RESET_LINK_LIVE,
             user_of=user_of,
         ),
     ]

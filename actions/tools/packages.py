@@ -19,6 +19,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, model_validator
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from actions import postconditions as post
 from actions.errors import NotFound, PreconditionFailed
 from actions.governance import GovernancePolicy, SagaStage, SagaState, ToolEnv, ToolSpec
 from actions.models import CallContext, IdentityLevel, RiskClass, utcnow
@@ -533,6 +534,7 @@ def tools() -> list[ToolSpec]:
             ],
             finish=_finish,
             confirmation_prefix="PK",
+            reconcile=post.PACKAGE_SETTLED,
             user_of=lambda args, ctx: ctx.actor.user_id,
         ),
     ]

@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import BaseModel, Field, field_validator
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from actions import postconditions as post
 from actions.errors import PreconditionFailed
 from actions.governance import SagaStage, SagaState, ToolEnv, ToolSpec
 from actions.models import CallContext, IdentityLevel, RiskClass, utcnow
@@ -175,6 +176,7 @@ def tools() -> list[ToolSpec]:
             ],
             finish=_finish,
             confirmation_prefix="CB",
+            reconcile=post.CALLBACK_BOOKED,
             user_of=user_of,
         ),
     ]
