@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import JSON, Boolean, Column, DateTime, Float, Integer, String, Table, insert, select
 
 from actions.db import BatchedInserts, Database, metadata
-from actions.models import utcnow
+from actions.models import RiskClass, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -43,10 +43,12 @@ class AuditEntry(BaseModel):
     call_id: str | None = None
     tool: str
     write: bool
-    risk: str
+    risk: RiskClass
     actor: dict[str, Any]
     arguments: dict[str, Any]
     idempotency_key: str | None = None
+    # A saga's call: the saga's id; any other call: the conversation's session id, when there is one.
+    # Named, like its column and its key in the export, before sagas and sessions had their own words.
     workflow_id: str | None = None
     status: str
     verified: bool = False

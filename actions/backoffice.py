@@ -5,7 +5,8 @@ for everything; import/export, seeding and reconcile are operator functions.
 
 The whole back office travels as one JSON document: the retail `db.json` shape (`products`,
 `users`, `orders`) plus one top-level key per kind of record of the other systems and of
-governance. An import replaces everything in one transaction; keys it leaves out are empty after.
+governance, in the order of the system registry (`actions.systems.registry`). An import replaces
+everything in one transaction; keys it leaves out are empty after.
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from actions import governance_records, seed
+from actions import seed
 from actions.circuit import BreakerConfig
 from actions.db import Database
 from actions.faults import FaultInjector, parse_rules
@@ -26,12 +28,12 @@ from actions.gateway import SystemGateway
 from actions.governance import GovernancePolicy, ToolEnv, ToolRunner
 from actions.models import CallContext, ToolResult
 from actions.paths import RETAIL_DB
-from actions.systems import billing, claims, crm, identity, notifications, payments, retail, scheduler
+from actions.systems import retail, scheduler
+from actions.systems.records import clear_tables
+from actions.systems.registry import SYSTEMS, SystemSpec
 from actions.tools import default_registry
 
-RETAIL_KEYS = ("products", "users", "orders")
-# Every system beside retail, in the order its records are exported.
-OTHER_SYSTEMS = (claims, payments, billing, identity, crm, scheduler, notifications)
+RETAIL_KEYS = retail.EXPORT_KEYS
 
 
 class Backoffice:
@@ -46,7 +48,8 @@ class Backoffice:
     ):
         self.db = Database(db_url)
         injector = faults if isinstance(faults, FaultInjector) else FaultInjector(parse_rules(faults))
-        self.gateway = SystemGateway(injector, timeout_s=timeout_s, breaker=breaker)
+        self.systems = SYSTEMS
+        self.gateway = SystemGateway(injector, timeout_s=timeout_s, breaker=breaker, systems=self.systems)
         self.policy = policy or GovernancePolicy()
         self.registry = default_registry()
         self.runner = ToolRunner(ToolEnv(self.db, self.gateway, self.policy), self.registry)
@@ -73,33 +76,34 @@ class Backoffice:
 
     async def import_data(self, data: dict[str, Any]) -> dict[str, int]:
         """Replace the whole back office with `data` (retail db.json shape plus other systems' keys)."""
-        missing = [k for k in RETAIL_KEYS if k not in data]
+        store = self.systems.store
+        missing = [k for k in (store.export_keys if store else ()) if k not in data]
         if missing:
             raise ValueError(f"not a retail store: missing top-level keys {', '.join(missing)}")
         async with self.db.write() as conn:
-            # The other systems first: their records are few, so a bad one is found before the
-            # store's thousands of rows are loaded (the transaction undoes everything either way).
-            await governance_records.clear(conn)
-            for system in OTHER_SYSTEMS:
-                await system.clear(conn)
-            counts: dict[str, int] = {}
-            for system in OTHER_SYSTEMS:
-                counts |= await system.import_data(conn, data)
-            counts |= await governance_records.import_data(conn, data)
-            counts = await retail.import_data(conn, data) | counts
-        return counts
+            return await self._replace(conn, list(self.systems), data)
 
     async def import_file(self, path: str | Path) -> dict[str, int]:
         text = await asyncio.to_thread(Path(path).read_text, encoding="utf-8")
         return await self.import_data(json.loads(text))
 
     async def export_data(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
         async with self.db.read() as conn:
-            out = await retail.export_data(conn)
-            for system in OTHER_SYSTEMS:
-                out |= await system.export_data(conn)
-            out |= await governance_records.export_data(conn)
+            for system in self.systems:
+                out |= await system.export_records(conn)
         return out
+
+    async def _replace(self, conn: AsyncConnection, systems: list[SystemSpec], data: dict[str, Any]) -> dict[str, int]:
+        """Empty `systems` and load them from `data`; the counts of what was loaded, in registry order."""
+        for system in systems:
+            await clear_tables(conn, *system.tables)
+        # The store goes in last: the other systems' records are few, so a bad one is found before
+        # the store's thousands of rows are loaded (the transaction undoes everything either way).
+        loaded: dict[str, dict[str, int]] = {}
+        for system in sorted(systems, key=lambda s: s.store):
+            loaded[system.name] = await system.import_records(conn, data)
+        return {key: n for system in systems for key, n in loaded[system.name].items()}
 
     async def seed(
         self, *, seed_value: int = seed.DEFAULT_SEED, reference: date = seed.REFERENCE_DATE
@@ -108,12 +112,7 @@ class Backoffice:
         async with self.db.write() as conn:
             rows = (await conn.execute(select(retail.users.c.user_id, retail.users.c.email))).all()
             data = seed.generate({r.user_id: {"email": r.email} for r in rows}, seed=seed_value, reference=reference)
-            counts: dict[str, int] = {}
-            for system in OTHER_SYSTEMS:
-                await system.clear(conn)
-            for system in OTHER_SYSTEMS:
-                counts |= await system.import_data(conn, data)
-        return counts
+            return await self._replace(conn, [s for s in self.systems if s.seeded], data)
 
     async def ensure_callback_slots(self, start: date | None = None) -> int:
         """Open the callback slots of the 14 days from `start` (today, in business time) that are missing."""

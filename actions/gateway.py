@@ -1,8 +1,9 @@
 """The one place every system call passes through: circuit breaker, injected faults, deadline.
 
-A call is `gateway.call(system, operation, fn)`. Business errors raised by `fn` pass through and
-do not count against the system's health; infrastructure failures come out as `SystemFailure`
-subclasses so callers can decide whether a retry is safe. A database that is locked, deadlocked,
+A call is `gateway.call(system, operation, fn)` for a system of the system registry, which has a
+breaker of its own or shares the one of the system that keeps its records. Business errors raised
+by `fn` pass through and do not count against the system's health; infrastructure failures come
+out as `SystemFailure` subclasses so callers can decide whether a retry is safe. A database that is locked, deadlocked,
 unreachable or out of resources is such a failure: its transaction was rolled back, so the call
 can be retried under the same idempotency key.
 """
@@ -19,6 +20,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from actions.circuit import BreakerConfig, CircuitBreaker
 from actions.errors import LostResponse, SystemError_, SystemFailure, SystemTimeout, SystemUnavailable
 from actions.faults import FaultInjector, FaultKind
+from actions.systems.registry import SYSTEMS, SystemRegistry
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -35,9 +37,6 @@ def _transient(exc: DBAPIError) -> bool:
     return str(state)[:2] in _TRANSIENT_SQLSTATE
 
 
-SYSTEMS = ("retail", "payments", "billing", "identity", "crm", "scheduler", "notifications")
-
-
 class SystemGateway:
     def __init__(
         self,
@@ -45,11 +44,15 @@ class SystemGateway:
         *,
         timeout_s: float = 5.0,
         breaker: BreakerConfig | None = None,
+        systems: SystemRegistry | None = None,
     ):
         self.faults = faults or FaultInjector()
         self.timeout_s = timeout_s
+        self.systems = SYSTEMS if systems is None else systems
         self._breaker_config = breaker or BreakerConfig()
         self.breakers: dict[str, CircuitBreaker] = {}
+        for spec in self.systems:
+            self.breaker(spec.name)
         self._background: set[asyncio.Task] = set()
         # Deadlines per system ("billing") or operation ("billing.change_plan") that differ from the default.
         self.system_timeouts: dict[str, float] = {}
@@ -65,15 +68,18 @@ class SystemGateway:
             await asyncio.gather(*self._background, return_exceptions=True)
 
     def breaker(self, system: str) -> CircuitBreaker:
-        if system not in self.breakers:
-            self.breakers[system] = CircuitBreaker(system, self._breaker_config)
-        return self.breakers[system]
+        """The breaker calls to `system` count against (a registered system's name, else ValueError)."""
+        name = self.systems.get(system).breaker
+        if name not in self.breakers:
+            self.breakers[name] = CircuitBreaker(name, self._breaker_config)
+        return self.breakers[name]
 
     def is_up(self, system: str) -> bool:
         return self.breaker(system).state.value != "open"
 
     def health(self) -> dict[str, str]:
-        return {name: self.breaker(name).state.value for name in SYSTEMS}
+        """Every registered system and the state of the breaker its calls count against."""
+        return {spec.name: self.breaker(spec.name).state.value for spec in self.systems}
 
     async def call(self, system: str, operation: str, fn: Callable[[], Awaitable[T]]) -> T:
         breaker = self.breaker(system)

@@ -1,17 +1,19 @@
 """Governed tools: the only door through which anything reads or changes a system of record.
 
-A `ToolSpec` declares a tool's typed input and output, its risk class, the identity level it
-needs, who owns its target, how it runs and how its post-condition is read back. The
-`ToolRunner` enforces all of that the same way for every tool:
+A `ToolSpec` declares a tool's typed input and output, the system it calls, its risk class, the
+identity level it needs, who owns its target, how it runs, how its post-condition is read back
+and what reconcile checks of it later. Registration refuses a spec that is unsafe or names a
+system the system registry does not hold. The `ToolRunner` enforces the spec the same way for
+every tool:
 
     validate -> risk (forbidden / confirm / approve) -> identity -> ownership
       -> approval spent by this request (one approval, one request)
       -> idempotency (same key: first result, no write) -> run through the gateway with retries
          (only because the key makes the write idempotent) -> verification read -> audit entry
 
-Multi-system workflows are sagas: ordered steps, each its own idempotent write with its own
-verification; a failing step is retried, else the finished steps are compensated, else the
-workflow is marked `needs_reconciliation`. No result reports success for an unverified step.
+A write across several systems is a saga: ordered stages, each its own idempotent write with its
+own verification; a failing stage is retried, else the finished stages are compensated, else the
+saga is marked `needs_reconciliation`. No result reports success for an unverified stage.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from actions import approvals, audit, idempotency, workflows
+from actions import approvals, audit, governance_records, idempotency, sagas
 from actions.db import Database
 from actions.errors import (
     AccessDenied,
@@ -44,12 +46,14 @@ from actions.models import (
     CallContext,
     IdentityLevel,
     RiskClass,
-    StepRecord,
+    StageRecord,
     ToolErrorInfo,
     ToolResult,
     Verification,
     utcnow,
 )
+from actions.postconditions import PostCondition
+from actions.systems.registry import SYSTEMS, SystemRegistry
 
 
 class GovernancePolicy(BaseModel):
@@ -79,28 +83,28 @@ RiskFn = Callable[[Any, GovernancePolicy], RiskClass]
 
 @dataclass
 class SagaState:
-    """What a saga step sees: the tool's input, the caller, and earlier steps' outputs."""
+    """What a saga stage sees: the tool's input, the caller, and earlier stages' outputs."""
 
     args: Any
     ctx: CallContext
-    workflow_id: str
+    saga_id: str
     key: str
     results: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
-StepFn = Callable[[ToolEnv, AsyncConnection, SagaState], Awaitable[dict[str, Any]]]
-StepVerifyFn = Callable[[ToolEnv, AsyncConnection, SagaState, dict[str, Any]], Awaitable[list[str]]]
+StageFn = Callable[[ToolEnv, AsyncConnection, SagaState], Awaitable[dict[str, Any]]]
+StageVerifyFn = Callable[[ToolEnv, AsyncConnection, SagaState, dict[str, Any]], Awaitable[list[str]]]
 UndoFn = Callable[[ToolEnv, AsyncConnection, SagaState, dict[str, Any]], Awaitable[dict[str, Any]]]
 
 
 @dataclass
-class SagaStep:
+class SagaStage:
     name: str
     system: str
-    action: StepFn
-    verify: StepVerifyFn
+    action: StageFn
+    verify: StageVerifyFn
     compensate: UndoFn | None = None
-    # Once a pivot step is done (money moved, a message sent) the saga only moves forward.
+    # Once a pivot stage is done (money moved, a message sent) the saga only moves forward.
     pivot: bool = False
     # Skipped when this returns False (e.g. no notification for a customer without an email).
     when: Callable[[SagaState], bool] | None = None
@@ -119,19 +123,21 @@ class ToolSpec:
     run: RunFn | None = None
     verify: VerifyFn | None = None
     owner: OwnerFn | None = None
-    steps: list[SagaStep] | None = None
+    stages: list[SagaStage] | None = None
     finish: Callable[[SagaState], BaseModel] | None = None
     confirmation_prefix: str = "FD"
     user_of: Callable[[Any, CallContext], str | None] | None = None
+    # What reconcile expects still to hold after the write was done and verified.
+    reconcile: PostCondition | None = None
 
     @property
     def is_saga(self) -> bool:
-        return self.steps is not None
+        return self.stages is not None
 
     @property
     def systems(self) -> list[str]:
-        if self.steps:
-            return list(dict.fromkeys(s.system for s in self.steps))
+        if self.stages:
+            return list(dict.fromkeys(s.system for s in self.stages))
         return [self.system]
 
     def risk_for(self, args: BaseModel, policy: GovernancePolicy) -> RiskClass:
@@ -147,16 +153,40 @@ class ToolSpec:
 
 
 class ToolRegistry:
-    def __init__(self) -> None:
+    """The tools the runner knows, each checked against the systems it calls when it is added."""
+
+    def __init__(self, systems: SystemRegistry | None = None) -> None:
+        self.systems = SYSTEMS if systems is None else systems
         self._tools: dict[str, ToolSpec] = {}
 
     def add(self, *specs: ToolSpec) -> None:
         for spec in specs:
-            if spec.name in self._tools:
-                raise ValueError(f"tool {spec.name!r} registered twice")
-            if spec.write and not spec.is_saga and spec.verify is None and spec.risk != RiskClass.forbidden:
-                raise ValueError(f"write tool {spec.name!r} has no verification read")
+            self._check(spec)
             self._tools[spec.name] = spec
+
+    def _check(self, spec: ToolSpec) -> None:
+        """Refuse a spec that could run unsafely or that reconcile could not check."""
+        if spec.name in self._tools:
+            raise ValueError(f"tool {spec.name!r} registered twice")
+        forbidden = spec.risk == RiskClass.forbidden
+        if spec.write and not spec.is_saga and spec.verify is None and not forbidden:
+            raise ValueError(f"write tool {spec.name!r} has no verification read")
+        if spec.write and spec.risk == RiskClass.read:
+            raise ValueError(
+                f"write tool {spec.name!r} is declared a read: a write that needs nobody's yes is 'routine'"
+            )
+        if spec.is_saga and not spec.stages:
+            raise ValueError(f"saga {spec.name!r} has no stages")
+        named = [(f"tool {spec.name!r}", spec.system)]
+        named += [(f"stage {s.name!r} of tool {spec.name!r}", s.system) for s in spec.stages or []]
+        for what, system in named:
+            if system not in self.systems:
+                raise ValueError(
+                    f"{what} names system {system!r}, which is not registered "
+                    f"(registered: {', '.join(self.systems.names)})"
+                )
+        if spec.reconcile is not None and (not spec.write or forbidden):
+            raise ValueError(f"tool {spec.name!r} declares a reconcile check but never writes")
 
     def get(self, name: str) -> ToolSpec:
         try:
@@ -240,7 +270,8 @@ class ToolRunner:
             return ToolResult(
                 **base,
                 status="rejected",
-                risk=RiskClass.read,
+                # A risk that depends on the arguments cannot be told from invalid ones; refused either way.
+                risk=spec.risk if isinstance(spec.risk, RiskClass) else RiskClass.read,
                 error=ToolErrorInfo(code="invalid_arguments", message=f"invalid arguments for {spec.name}: {problems}"),
             )
         risk = spec.risk_for(args, self.env.policy)
@@ -332,7 +363,7 @@ class ToolRunner:
                 return await idempotency.claim(conn, f"approval:{approval_id}", key)
 
         try:
-            holder = await self._with_retries("approvals", "claim", once)
+            holder = await self._with_retries(governance_records.SYSTEM, "claim_approval", once)
         except BackofficeError as exc:
             return _error(exc)
         if holder != key:
@@ -511,63 +542,63 @@ class ToolRunner:
         base["idempotency_key"] = key
         user_id = spec.user_of(args, ctx) if spec.user_of else ctx.actor.user_id
         try:
-            record = await self._workflow_for(spec, key, args_json, user_id)
+            record = await self._saga_for(spec, key, args_json, user_id)
         except BackofficeError as exc:
             return ToolResult(**base, status=_status_for(exc), error=_not_applied(exc))
         base["workflow_id"] = record.workflow_id
         if record.status in ("completed", "compensated", "needs_reconciliation") and record.result:
-            # A repeat of a finished workflow: the first result, nothing written again.
+            # A repeat of a finished saga: the first result, nothing written again.
             prior = ToolResult.model_validate(record.result)
             return prior.model_copy(update={"replayed": True, "audit_id": None})
 
-        state = SagaState(args=args, ctx=ctx, workflow_id=record.workflow_id, key=key)
-        steps: list[StepRecord] = []
-        done: list[tuple[SagaStep, dict]] = []
+        state = SagaState(args=args, ctx=ctx, saga_id=record.workflow_id, key=key)
+        stages: list[StageRecord] = []
+        done: list[tuple[SagaStage, dict]] = []
         pivoted = False
-        failure: tuple[SagaStep, BackofficeError] | None = None
+        failure: tuple[SagaStage, BackofficeError] | None = None
         t0 = time.perf_counter()
-        for step in spec.steps or []:
-            if step.when is not None and not step.when(state):
-                steps.append(StepRecord(name=step.name, system=step.system, status="skipped", attempts=0))
+        for stage in spec.stages or []:
+            if stage.when is not None and not stage.when(state):
+                stages.append(StageRecord(name=stage.name, system=stage.system, status="skipped", attempts=0))
                 continue
-            step_key = f"{key}:{step.name}"
-            req_hash = idempotency.request_hash(f"{spec.name}.{step.name}", args_json)
+            stage_key = f"{key}:{stage.name}"
+            req_hash = idempotency.request_hash(f"{spec.name}.{stage.name}", args_json)
             try:
                 stored, _, attempts = await self._apply_once(
-                    step.system,
-                    step.name,
-                    step_key,
-                    f"{spec.name}.{step.name}",
+                    stage.system,
+                    stage.name,
+                    stage_key,
+                    f"{spec.name}.{stage.name}",
                     req_hash,
-                    lambda conn, step=step: step.action(self.env, conn, state),
+                    lambda conn, stage=stage: stage.action(self.env, conn, state),
                 )
             except SystemFailure as exc:
                 landed, _ = (
                     (None, True)
                     if isinstance(exc, SystemUnavailable)
-                    else await self._landed(step_key, f"{spec.name}.{step.name}", req_hash)
+                    else await self._landed(stage_key, f"{spec.name}.{stage.name}", req_hash)
                 )
                 if landed is None:
-                    steps.append(StepRecord(name=step.name, system=step.system, status="failed", error=_error(exc)))
-                    failure = (step, exc)
+                    stages.append(StageRecord(name=stage.name, system=stage.system, status="failed", error=_error(exc)))
+                    failure = (stage, exc)
                     break
                 stored, attempts = landed, self.env.policy.max_attempts
             except BackofficeError as exc:
-                steps.append(StepRecord(name=step.name, system=step.system, status="failed", error=_error(exc)))
-                failure = (step, exc)
+                stages.append(StageRecord(name=stage.name, system=stage.system, status="failed", error=_error(exc)))
+                failure = (stage, exc)
                 break
-            state.results[step.name] = stored
+            state.results[stage.name] = stored
             try:
                 checks = await self._read(
-                    step.system,
+                    stage.system,
                     "verify",
-                    lambda conn, step=step, stored=stored: step.verify(self.env, conn, state, stored),
+                    lambda conn, stage=stage, stored=stored: stage.verify(self.env, conn, state, stored),
                 )
             except BackofficeError as exc:
-                steps.append(
-                    StepRecord(
-                        name=step.name,
-                        system=step.system,
+                stages.append(
+                    StageRecord(
+                        name=stage.name,
+                        system=stage.system,
                         status="failed",
                         attempts=attempts,
                         result=stored,
@@ -576,24 +607,24 @@ class ToolRunner:
                     )
                 )
                 # The write may stand but is unproven: treat it as done for compensation purposes.
-                done.append((step, stored))
-                pivoted = pivoted or step.pivot
-                failure = (step, exc)
+                done.append((stage, stored))
+                pivoted = pivoted or stage.pivot
+                failure = (stage, exc)
                 break
-            steps.append(
-                StepRecord(
-                    name=step.name,
-                    system=step.system,
+            stages.append(
+                StageRecord(
+                    name=stage.name,
+                    system=stage.system,
                     status="done",
                     attempts=attempts,
                     result=stored | {"checks": checks},
                     verified=True,
                 )
             )
-            done.append((step, stored))
-            pivoted = pivoted or step.pivot
-            record.steps = steps
-            await self._save_workflow(record)
+            done.append((stage, stored))
+            pivoted = pivoted or stage.pivot
+            record.steps = stages
+            await self._save_saga(record)
         timings["run_ms"] = round((time.perf_counter() - t0) * 1000, 2)
 
         if failure is None:
@@ -603,47 +634,49 @@ class ToolRunner:
             verification = Verification(
                 verified=True,
                 confirmation_id=idempotency.confirmation_id(key, spec.confirmation_prefix),
-                checks=[c for s in steps for c in (s.result or {}).get("checks", [])],
-                evidence={s.name: s.result for s in steps if s.result},
+                checks=[c for s in stages for c in (s.result or {}).get("checks", [])],
+                evidence={s.name: s.result for s in stages if s.result},
                 verified_at=utcnow(),
             )
             result = ToolResult(
-                **base, status=status, output=output.model_dump(mode="json"), verification=verification, steps=steps
+                **base, status=status, output=output.model_dump(mode="json"), verification=verification, steps=stages
             )
         else:
-            failed_step, exc = failure
+            failed_stage, exc = failure
+            # The reason and the error's "step" detail are text and JSON that clients and the export
+            # read: they keep the word those were first written with.
             if pivoted:
                 status = "needs_reconciliation"
-                reason = f"step {failed_step.name} failed after money or messages had moved: {exc.message}"
+                reason = f"step {failed_stage.name} failed after money or messages had moved: {exc.message}"
             else:
-                undone = await self._compensate(state, done, steps)
+                undone = await self._compensate(state, done, stages)
                 if undone:
-                    status, reason = "failed", f"step {failed_step.name} failed ({exc.message}); earlier steps undone"
+                    status, reason = "failed", f"step {failed_stage.name} failed ({exc.message}); earlier steps undone"
                 else:
-                    status, reason = "needs_reconciliation", f"step {failed_step.name} failed and could not be undone"
+                    status, reason = "needs_reconciliation", f"step {failed_stage.name} failed and could not be undone"
             record.status = "compensated" if status == "failed" else "needs_reconciliation"
             output = spec.finish(state) if (spec.finish and status == "needs_reconciliation") else None
             result = ToolResult(
                 **base,
                 status="unavailable" if (status == "failed" and isinstance(exc, SystemUnavailable)) else status,
                 output=output.model_dump(mode="json") if output else None,
-                error=ToolErrorInfo(code=exc.code, message=reason or exc.message, details={"step": failed_step.name}),
+                error=ToolErrorInfo(code=exc.code, message=reason or exc.message, details={"step": failed_stage.name}),
                 verification=Verification(verified=False, error=_error(exc)),
-                steps=steps,
+                steps=stages,
             )
             if not isinstance(exc, SystemFailure) and status == "failed" and not done:
                 # A business rule refused the first write: nothing happened, plain rejection.
                 result.status = _status_for(exc)
             record.reason = reason
-        record.steps = steps
+        record.steps = stages
         record.result = result.model_dump(mode="json")
-        await self._save_workflow(record)
+        await self._save_saga(record)
         return result
 
-    async def _workflow_for(self, spec, key, args_json, user_id) -> workflows.WorkflowRecord:
+    async def _saga_for(self, spec, key, args_json, user_id) -> sagas.SagaRecord:
         async def once():
             async with self.db.write() as conn:
-                existing = await workflows.by_key(conn, key)
+                existing = await sagas.by_key(conn, key)
                 if existing is not None:
                     if existing.kind != spec.name or existing.arguments != args_json:
                         raise InvalidArguments(
@@ -652,7 +685,7 @@ class ToolRunner:
                         )
                     return existing
                 now = utcnow()
-                record = workflows.WorkflowRecord(
+                record = sagas.SagaRecord(
                     workflow_id="WF-" + hashlib.sha256(key.encode()).hexdigest()[:12].upper(),
                     kind=spec.name,
                     idempotency_key=key,
@@ -662,45 +695,47 @@ class ToolRunner:
                     created_at=now,
                     updated_at=now,
                 )
-                await workflows.create(conn, record)
+                await sagas.create(conn, record)
                 return record
 
-        return await self._with_retries("workflows", "start", once)
+        return await self._with_retries(governance_records.SYSTEM, "start_saga", once)
 
-    async def _save_workflow(self, record: workflows.WorkflowRecord) -> None:
+    async def _save_saga(self, record: sagas.SagaRecord) -> None:
         for attempt in range(3):
             try:
-                await workflows.save(self.db, record)
+                await sagas.save(self.db, record)
                 return
             except Exception:
                 await asyncio.sleep(0.05 * (attempt + 1))
 
-    async def _compensate(self, state: SagaState, done: list[tuple[SagaStep, dict]], steps: list[StepRecord]) -> bool:
+    async def _compensate(
+        self, state: SagaState, done: list[tuple[SagaStage, dict]], stages: list[StageRecord]
+    ) -> bool:
         ok = True
-        for step, stored in reversed(done):
-            if step.compensate is None:
+        for stage, stored in reversed(done):
+            if stage.compensate is None:
                 ok = False
                 continue
-            undo_key = f"{state.key}:{step.name}:undo"
-            req_hash = idempotency.request_hash(f"undo.{step.name}", {"key": state.key})
+            undo_key = f"{state.key}:{stage.name}:undo"
+            req_hash = idempotency.request_hash(f"undo.{stage.name}", {"key": state.key})
             try:
                 await self._apply_once(
-                    step.system,
-                    f"{step.name}.undo",
+                    stage.system,
+                    f"{stage.name}.undo",
                     undo_key,
-                    f"undo.{step.name}",
+                    f"undo.{stage.name}",
                     req_hash,
-                    lambda conn, step=step, stored=stored: step.compensate(self.env, conn, state, stored),
+                    lambda conn, stage=stage, stored=stored: stage.compensate(self.env, conn, state, stored),
                 )
             except BackofficeError as exc:
                 ok = False
-                for rec in steps:
-                    if rec.name == step.name:
+                for rec in stages:
+                    if rec.name == stage.name:
                         rec.status = "compensation_failed"
                         rec.error = _error(exc)
                 continue
-            for rec in steps:
-                if rec.name == step.name:
+            for rec in stages:
+                if rec.name == stage.name:
                     rec.status = "compensated"
         return ok
 
@@ -714,11 +749,11 @@ class ToolRunner:
             call_id=result.call_id,
             tool=spec.name,
             write=spec.write,
-            risk=result.risk.value,
+            risk=result.risk,
             actor=ctx.actor.model_dump(mode="json"),
             arguments=raw_args,
             idempotency_key=result.idempotency_key,
-            workflow_id=result.workflow_id or ctx.workflow_id,
+            workflow_id=result.workflow_id or ctx.session_id,
             status=result.status,
             verified=result.verified,
             result=result.output,
@@ -742,8 +777,8 @@ __all__ = [
     "AccessDenied",
     "GovernancePolicy",
     "PreconditionFailed",
+    "SagaStage",
     "SagaState",
-    "SagaStep",
     "ToolEnv",
     "ToolRegistry",
     "ToolRunner",

@@ -6,11 +6,15 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class RiskClass(StrEnum):
-    read = "read"
+    """What a call needs before it runs. Stored values stay valid: `read` on a write recorded before
+    `routine` existed loads as it was written (audit rows, exports, saved conversations)."""
+
+    read = "read"  # a look-up: changes nothing
+    routine = "routine"  # a write that runs without anyone's yes (a hand-off ticket, a one-time code)
     confirm = "confirm"  # needs the customer's explicit yes
     approve = "approve"  # needs a person's approval
     forbidden = "forbidden"
@@ -44,11 +48,14 @@ class Actor(BaseModel):
 
 
 class CallContext(BaseModel):
+    # A misspelt or retired field name fails loudly instead of being dropped.
+    model_config = ConfigDict(extra="forbid")
+
     actor: Actor = Field(default_factory=Actor)
     idempotency_key: str | None = None
     confirmed: bool = False  # the customer said an explicit yes to exactly these details
     approval_id: str | None = None  # a person approved exactly this call
-    workflow_id: str | None = None
+    session_id: str | None = None  # the conversation the call is made in, for the audit log
 
 
 class ToolErrorInfo(BaseModel):
@@ -78,12 +85,12 @@ ToolStatus = Literal[
     "unavailable",  # circuit open or system failing: nothing written
     "failed",  # failed in a way that may or may not have written: see verification
     "unverified",  # the write was applied but its post-condition could not be confirmed
-    "needs_reconciliation",  # a multi-system workflow could neither finish nor undo
+    "needs_reconciliation",  # a saga (multi-system write) could neither finish nor undo
 ]
 
 
-class StepRecord(BaseModel):
-    """One step of a multi-system workflow, as it ended."""
+class StageRecord(BaseModel):
+    """One stage of a saga, as it ended."""
 
     name: str
     system: str
@@ -102,7 +109,9 @@ class ToolResult(BaseModel):
     output: dict[str, Any] | None = None
     error: ToolErrorInfo | None = None
     verification: Verification | None = None
-    steps: list[StepRecord] = Field(default_factory=list)
+    # A saga's stages and its record's id. Both names are the JSON a saga's stored result and the
+    # export carry ("steps", and "workflow_id" like the column), so they keep them.
+    steps: list[StageRecord] = Field(default_factory=list)
     workflow_id: str | None = None
     audit_id: int | None = None  # the audit row, for writes (reads are audited in batches)
     call_id: str | None = None  # also on the audit entry, for every call

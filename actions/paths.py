@@ -1,4 +1,4 @@
-"""Where the files shipped with Frontdesk live (workflows, phrase files, default data, web page)."""
+"""Where the files shipped with Frontdesk live (dialogue flows, phrase files, default data, web page)."""
 
 from pathlib import Path
 

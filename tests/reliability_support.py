@@ -33,7 +33,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from actions import audit, workflows
+from actions import audit, governance_records, sagas
 from actions.backoffice import Backoffice
 from actions.faults import FaultKind, FaultRule
 from actions.governance import GovernancePolicy
@@ -683,7 +683,7 @@ async def judge(
             or (outcome == "unchanged" and audited_ok)
         )
     double = _longer(fp_after, fp_clean, fp_before) or tickets > 1
-    flows = await workflows.all_records(bo.db)
+    flows = await sagas.all_records(bo.db)
     detail = ""
     if outcome == "partial" or false_claim or double:
         diff = {k: (fp_clean.get(k), fp_after.get(k)) for k in fp_after if fp_after.get(k) != fp_clean.get(k)}
@@ -1214,7 +1214,7 @@ async def clean_run(template: Path, workdir: Path, scenario: Scenario, pick: Pic
 def kill_points(scenario: Scenario, calls: list[tuple[str, str]], sends_before_yes: int, rng: Any) -> list[KillPoint]:
     """The kinds of kill point that fit `scenario`, with their random parts drawn from `rng`."""
     writes = [(s, o) for s, o, _ in targets(calls) if o != "verify" and "." not in o and o not in _READS]
-    writes = [w for w in writes if w[0] != "workflows"]
+    writes = [w for w in writes if w[0] != governance_records.SYSTEM]
     first_system = writes[0][0] if writes else "retail"
     points = [
         KillPoint("turn", turn=rng.randint(1, max(1, sends_before_yes)), delay_s=rng.uniform(0.0, 0.4)),

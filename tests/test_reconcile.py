@@ -8,7 +8,7 @@ import json
 from sqlalchemy import update
 from typer.testing import CliRunner
 
-from actions import workflows
+from actions import sagas
 from actions.backoffice import Backoffice
 from actions.faults import FaultRule
 from actions.models import Actor, CallContext, utcnow
@@ -127,9 +127,9 @@ async def test_workflows_that_could_not_finish_or_are_still_running_are_listed(o
     assert stuck.status == "needs_reconciliation" and not stuck.verified
     now = utcnow()
     async with office.db.write() as conn:
-        await workflows.create(
+        await sagas.create(
             conn,
-            workflows.WorkflowRecord(
+            sagas.SagaRecord(
                 workflow_id="WF-RUNNING",
                 kind="book_callback",
                 idempotency_key="k-running",

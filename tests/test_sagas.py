@@ -1,7 +1,9 @@
-"""The multi-system workflows through the governed runner: what they change, and what they refuse."""
+"""The sagas (writes across several systems) through the governed runner: what they change, and what they refuse."""
 
 from __future__ import annotations
 
+import pytest
+from pydantic import ValidationError
 from sqlalchemy import func, select
 
 from actions import approvals, audit
@@ -10,7 +12,7 @@ from actions.systems import billing, claims, crm, notifications, payments, retai
 from actions.tools.packages import PackageClaimArgs
 from tests import office as office_module
 from tests.conftest import customer
-from tests.office import delivered_order, subscriber
+from tests.office import account_holder, delivered_order, subscriber
 
 office_template = office_module.office_template
 office = office_module.office
@@ -22,7 +24,7 @@ async def _count(bo, table) -> int:
 
 
 async def _written(bo) -> dict[str, int]:
-    """How many records the workflows' systems hold."""
+    """How many records the sagas' systems hold."""
     tables = {
         "claims": claims.claims,
         "refunds": payments.refunds,
@@ -282,3 +284,19 @@ async def test_forbidden_requests_are_refused_by_name_and_audited(office):
         assert result.status == "forbidden", tool
     logged = [e.status for e in await audit.entries(office.db) if e.tool in ("delete_account", "refund_to_new_card")]
     assert logged == ["forbidden", "forbidden"]
+
+
+async def test_the_audit_log_names_the_session_of_a_call_and_the_saga_of_a_saga(office):
+    account = await account_holder(office)
+    in_chat = CallContext(actor=Actor(kind="agent"), session_id="S-42")
+    ticket = await office.call("create_handoff_ticket", {"reason": "asked", "summary": {"issue": "x"}}, in_chat)
+    code = await office.call("send_one_time_code", {"user_id": account.user_id}, CallContext(session_id="S-42"))
+    assert ticket.ok and code.ok and code.workflow_id and code.workflow_id.startswith("WF-")
+    by_tool = {e.tool: e for e in await audit.entries(office.db, writes_only=True)}
+    assert by_tool["create_handoff_ticket"].workflow_id == "S-42"
+    assert by_tool["send_one_time_code"].workflow_id == code.workflow_id
+
+
+def test_a_call_context_refuses_a_field_it_does_not_have():
+    with pytest.raises(ValidationError, match="workflow_id"):
+        CallContext(workflow_id="S-1")

@@ -369,9 +369,9 @@ def _steps(scenario: Scenario):
     spec = REGISTRY.get(scenario.tool)
     wanted = _RUNS.get(scenario.name, {})
     out = []
-    for step in spec.steps:
+    for step in spec.stages:
         if step.when is not None:
-            probe = SagaState(args=SimpleNamespace(**wanted), ctx=CallContext(), workflow_id="", key="")
+            probe = SagaState(args=SimpleNamespace(**wanted), ctx=CallContext(), saga_id="", key="")
             if not step.when(probe):
                 continue
         out.append(step)

@@ -82,7 +82,7 @@ async def test_a_handoff_ticket_needs_no_confirmation_and_is_read_back(office):
     account = await account_holder(office)
     args = {"reason": "asked for a person", "summary": SUMMARY, "user_id": account.user_id, "session_id": "s1"}
     result = await office.call("create_handoff_ticket", args, customer(account.user_id))
-    assert (result.status, result.risk, result.write, result.verified) == ("ok", RiskClass.read, True, True)
+    assert (result.status, result.risk, result.write, result.verified) == ("ok", RiskClass.routine, True, True)
     ticket_id = result.output["ticket_id"]
     async with office.db.read() as conn:
         stored = await crm.get_ticket(conn, ticket_id)

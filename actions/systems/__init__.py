@@ -1,4 +1,5 @@
-"""The systems of record. Importing this package registers every system's tables."""
+"""The systems of record, a module each; `actions.systems.registry` declares them. Importing this
+package registers every system's tables."""
 
 from actions.systems import (  # noqa: F401
     billing,

@@ -40,7 +40,6 @@ from actions.models import utcnow
 from actions.systems.records import (
     UtcDatetime,
     cents,
-    clear_tables,
     insert_all,
     record,
     records,
@@ -527,10 +526,6 @@ async def add_invoice(conn: AsyncConnection, invoice: Invoice) -> Invoice:
 # ---------------------------------------------------------------- import / export
 
 EXPORT_KEYS = ("plans", "subscriptions", "entitlements", "invoices", "billing_events")
-
-
-async def clear(conn: AsyncConnection) -> None:
-    await clear_tables(conn, events, invoice_lines, invoices, entitlements, subscriptions, plans)
 
 
 async def import_data(conn: AsyncConnection, data: dict[str, Any]) -> dict[str, int]:

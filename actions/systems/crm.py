@@ -1,7 +1,7 @@
 """CRM / helpdesk system of record: customer cases with their notes, and hand-off tickets.
 
 A case is what support knows about one matter of one customer (subject, status, tags) and its
-notes are the running record. A case an undone workflow opened is `withdrawn` and its notes
+notes are the running record. A case an undone saga opened is `withdrawn` and its notes
 are marked retracted rather than deleted, so the record shows what was said and taken back.
 
 A hand-off ticket carries the structured summary a person needs to take a conversation over
@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from actions.db import metadata
 from actions.errors import Conflict, InvalidArguments, NotFound, PreconditionFailed
 from actions.models import utcnow
-from actions.systems.records import UtcDatetime, clear_tables, insert_all, record, records, row_values
+from actions.systems.records import UtcDatetime, insert_all, record, records, row_values
 
 SYSTEM = "crm"
 
@@ -173,7 +173,7 @@ async def set_case_status(
 
 
 async def withdraw_case(conn: AsyncConnection, case_id: str, *, now: datetime | None = None) -> CaseDetail:
-    """Take back a case an undone workflow opened: it is kept, marked withdrawn, its notes retracted."""
+    """Take back a case an undone saga opened: it is kept, marked withdrawn, its notes retracted."""
     await set_case_status(conn, case_id, "withdrawn", now=now)
     await conn.execute(update(notes).where(notes.c.case_id == case_id).values(retracted=True))
     return await get_case(conn, case_id)
@@ -251,10 +251,6 @@ async def close_ticket(conn: AsyncConnection, ticket_id: str, agent: str, *, now
 # ---------------------------------------------------------------- import / export
 
 EXPORT_KEYS = ("cases", "tickets")
-
-
-async def clear(conn: AsyncConnection) -> None:
-    await clear_tables(conn, notes, cases, tickets)
 
 
 async def import_data(conn: AsyncConnection, data: dict[str, Any]) -> dict[str, int]:

@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from actions.db import metadata
 from actions.errors import NotFound, PreconditionFailed
 from actions.models import utcnow
-from actions.systems.records import UtcDatetime, clear_tables, insert_all, record, records, row_values
+from actions.systems.records import UtcDatetime, insert_all, record, records, row_values
 
 SYSTEM = "identity"
 
@@ -430,10 +430,6 @@ async def redeem_reset_link(
 # ---------------------------------------------------------------- import / export
 
 EXPORT_KEYS = ("accounts", "one_time_codes", "password_resets")
-
-
-async def clear(conn: AsyncConnection) -> None:
-    await clear_tables(conn, reset_links, codes, accounts)
 
 
 async def import_data(conn: AsyncConnection, data: dict[str, Any]) -> dict[str, int]:

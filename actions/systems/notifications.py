@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from actions.db import metadata
 from actions.errors import InvalidArguments, NotFound
 from actions.models import utcnow
-from actions.systems.records import UtcDatetime, clear_tables, insert_all, record, records, row_values
+from actions.systems.records import UtcDatetime, insert_all, record, records, row_values
 
 SYSTEM = "notifications"
 EXPORT_KEY = "notifications"
@@ -156,10 +156,6 @@ async def messages(conn: AsyncConnection, *, user_id: str | None = None, templat
 
 
 # ---------------------------------------------------------------- import / export
-
-
-async def clear(conn: AsyncConnection) -> None:
-    await clear_tables(conn, outbox)
 
 
 async def import_data(conn: AsyncConnection, data: dict[str, Any]) -> dict[str, int]:

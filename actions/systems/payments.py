@@ -20,7 +20,6 @@ from actions.models import utcnow
 from actions.systems.records import (
     UtcDatetime,
     cents,
-    clear_tables,
     insert_all,
     record,
     records,
@@ -147,10 +146,6 @@ async def reverse_refund(conn: AsyncConnection, refund_id: str, *, reason: str, 
 
 
 # ---------------------------------------------------------------- import / export
-
-
-async def clear(conn: AsyncConnection) -> None:
-    await clear_tables(conn, refunds)
 
 
 async def import_data(conn: AsyncConnection, data: dict[str, Any]) -> dict[str, int]:

@@ -24,7 +24,6 @@ from sqlalchemy import (
     String,
     Table,
     bindparam,
-    delete,
     func,
     insert,
     select,
@@ -36,6 +35,7 @@ from actions.db import metadata
 from actions.errors import Conflict, InvalidArguments, NotFound
 
 SYSTEM = "retail"
+EXPORT_KEYS = ("products", "users", "orders")  # the db.json shape
 
 products = Table(
     "retail_products",
@@ -488,19 +488,13 @@ def check_store(data: Any) -> None:
             _text(entry.get("payment_method_id"), f"{where}.payment_history[{n}].payment_method_id", 80)
 
 
-async def clear(conn: AsyncConnection) -> None:
-    for table in (orders, payment_methods, users, variants, products):
-        await conn.execute(delete(table))
-
-
 async def import_data(conn: AsyncConnection, data: dict[str, Any]) -> dict[str, int]:
-    """Load `products`, `users` and `orders` in the retail db.json shape (replacing what is there).
+    """Load `products`, `users` and `orders` in the retail db.json shape into emptied tables.
 
-    The whole file is checked before anything is touched, and the caller's transaction makes the
+    The whole file is checked before a row is written, and the caller's transaction makes the
     replacement all or nothing.
     """
     check_store(data)
-    await clear(conn)
     prod_rows, var_rows = [], []
     for p_pos, (pid, p) in enumerate(data.get("products", {}).items()):
         prod_rows.append(
@@ -589,7 +583,7 @@ async def import_data(conn: AsyncConnection, data: dict[str, Any]) -> dict[str, 
 
 
 async def export_data(conn: AsyncConnection) -> dict[str, Any]:
-    out: dict[str, Any] = {"products": {}, "users": {}, "orders": {}}
+    out: dict[str, Any] = {key: {} for key in EXPORT_KEYS}
     vrows = (await conn.execute(select(variants).order_by(variants.c.product_id, variants.c.position))).all()
     by_product: dict[str, list] = {}
     for v in vrows:

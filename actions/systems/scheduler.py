@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from actions.db import metadata
 from actions.errors import Conflict, NotFound, PreconditionFailed
 from actions.models import utcnow
-from actions.systems.records import UtcDatetime, clear_tables, insert_all, record, records, row_values
+from actions.systems.records import UtcDatetime, insert_all, record, records, row_values
 
 SYSTEM = "scheduler"
 
@@ -215,10 +215,6 @@ async def all_bookings(conn: AsyncConnection) -> list[Booking]:
 # ---------------------------------------------------------------- import / export
 
 EXPORT_KEYS = ("callback_slots", "callback_bookings")
-
-
-async def clear(conn: AsyncConnection) -> None:
-    await clear_tables(conn, bookings, slots)
 
 
 async def import_data(conn: AsyncConnection, data: dict[str, Any]) -> dict[str, int]:

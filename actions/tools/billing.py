@@ -1,4 +1,4 @@
-"""Subscription tools: the plan catalogue, the customer's subscription, and the change and cancel workflows.
+"""Subscription tools: the plan catalogue, the customer's subscription, and the change and cancel sagas.
 
 change_subscription: plan change with its prorated invoice and entitlements (billing, one
 transaction) -> CRM case -> email (pivot). Undone by moving back to the old plan with a reversal
@@ -16,8 +16,9 @@ from typing import Any
 from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from actions import postconditions as post
 from actions.errors import PreconditionFailed
-from actions.governance import SagaState, SagaStep, ToolEnv, ToolSpec
+from actions.governance import SagaStage, SagaState, ToolEnv, ToolSpec
 from actions.models import CallContext, IdentityLevel, RiskClass, utcnow
 from actions.systems import billing as store
 from actions.tools.common import (
@@ -25,10 +26,10 @@ from actions.tools.common import (
     expect,
     money_text,
     owner_is_user_arg,
-    step_id,
+    stage_id,
     user_of,
 )
-from actions.tools.steps import crm_case_step, notify_step
+from actions.tools.stages import crm_case_stage, notify_stage
 
 SYSTEM = store.SYSTEM
 
@@ -106,7 +107,7 @@ async def _change(env: ToolEnv, conn: AsyncConnection, state: SagaState) -> dict
         conn,
         state.args.user_id,
         state.args.plan_id,
-        invoice_id=step_id("INV", state, "change_plan"),
+        invoice_id=stage_id("INV", state, "change_plan"),
         reference=state.key,
     )
     return change.model_dump(mode="json")
@@ -143,7 +144,7 @@ async def _revert_change(env: ToolEnv, conn: AsyncConnection, state: SagaState, 
         conn,
         state.args.user_id,
         stored["from_plan"],
-        invoice_id=step_id("INV", state, "change_plan:undo"),
+        invoice_id=stage_id("INV", state, "change_plan:undo"),
         reference=f"{state.key}:undo",
         reverting=True,
     )
@@ -254,17 +255,18 @@ def tools() -> list[ToolSpec]:
             identity=IdentityLevel.basic,
             risk=RiskClass.confirm,
             owner=owner_is_user_arg,
-            steps=[
-                SagaStep("change_plan", SYSTEM, _change, _verify_change, _revert_change),
-                crm_case_step(
+            stages=[
+                SagaStage("change_plan", SYSTEM, _change, _verify_change, _revert_change),
+                crm_case_stage(
                     subject=lambda s: f"Plan change to {s.results['change_plan']['to_name']}",
                     note=_change_note,
                     tags=lambda s: ["subscription", s.results["change_plan"]["direction"]],
                 ),
-                notify_step(template="subscription_changed", fields=_change_fields),
+                notify_stage(template="subscription_changed", fields=_change_fields),
             ],
             finish=_finish_change,
             confirmation_prefix="SB",
+            reconcile=post.SUBSCRIPTION_PLAN,
             user_of=user_of,
         ),
         ToolSpec(
@@ -277,20 +279,21 @@ def tools() -> list[ToolSpec]:
             identity=IdentityLevel.basic,
             risk=RiskClass.confirm,
             owner=owner_is_user_arg,
-            steps=[
-                SagaStep("cancel", SYSTEM, _cancel, _verify_cancel, _reinstate),
-                crm_case_step(
+            stages=[
+                SagaStage("cancel", SYSTEM, _cancel, _verify_cancel, _reinstate),
+                crm_case_stage(
                     subject=lambda s: "Subscription cancelled",
                     note=lambda s: f"Cancelled the {s.results['cancel']['plan_name']} plan: {s.args.reason}.",
                     tags=lambda s: ["subscription", "cancel"],
                 ),
-                notify_step(
+                notify_stage(
                     template="subscription_cancelled",
                     fields=lambda s: {"plan": s.results["cancel"]["plan_name"]},
                 ),
             ],
             finish=_finish_cancel,
             confirmation_prefix="SC",
+            reconcile=post.SUBSCRIPTION_CANCELLED,
             user_of=user_of,
         ),
     ]

@@ -1,4 +1,4 @@
-"""What the non-retail tools share: the user-scoped input, ownership, ids per saga step, contacts on file.
+"""What the non-retail tools share: the user-scoped input, ownership, ids per saga stage, contacts on file.
 
 Contact details are read here and only here: a message, a code or a callback confirmation goes to
 the email and phone on file in the identity system (the store email when a customer has no login
@@ -46,9 +46,9 @@ def user_of(args: Any, ctx: CallContext) -> str | None:
     return getattr(args, "user_id", None) or ctx.actor.user_id
 
 
-def step_id(prefix: str, state: SagaState, step: str) -> str:
-    """The id of the record a saga step creates: the same on every retry of the same workflow."""
-    return stable_id(prefix, state.key, step)
+def stage_id(prefix: str, state: SagaState, stage: str) -> str:
+    """The id of the record a saga stage creates: the same on every retry of the same saga."""
+    return stable_id(prefix, state.key, stage)
 
 
 def require_acting_for(ctx: CallContext, user_id: str | None) -> None:

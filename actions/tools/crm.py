@@ -1,8 +1,8 @@
 """Helpdesk tools: the customer's cases, and the hand-off tickets a person takes a conversation over with.
 
 create_handoff_ticket writes without asking the customer (a hand-off is never a risk to them), so
-its risk is `read`; it is still a governed write, verified by reading the ticket back. Taking and
-closing a ticket are for support agents only.
+its risk is `routine`; it is still a governed write, verified by reading the ticket back and
+checked again by reconcile. Taking and closing a ticket are for support agents only.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
+from actions import postconditions as post
 from actions.errors import AccessDenied
 from actions.governance import ToolEnv, ToolSpec
 from actions.models import CallContext, IdentityLevel, RiskClass, utcnow
@@ -190,10 +191,11 @@ def tools() -> list[ToolSpec]:
             store.Ticket,
             write=True,
             identity=IdentityLevel.none,
-            risk=RiskClass.read,
+            risk=RiskClass.routine,
             run=_create_ticket,
             verify=_verify_created,
             confirmation_prefix="TK",
+            reconcile=post.ticket_state("open", "taken", "closed"),
         ),
         ToolSpec(
             "take_handoff_ticket",
@@ -203,10 +205,11 @@ def tools() -> list[ToolSpec]:
             store.Ticket,
             write=True,
             identity=IdentityLevel.none,
-            risk=RiskClass.read,
+            risk=RiskClass.routine,
             run=_take,
             verify=_verify_taken,
             confirmation_prefix="TT",
+            reconcile=post.ticket_state("taken", "closed"),
         ),
         ToolSpec(
             "close_handoff_ticket",
@@ -216,9 +219,10 @@ def tools() -> list[ToolSpec]:
             store.Ticket,
             write=True,
             identity=IdentityLevel.none,
-            risk=RiskClass.read,
+            risk=RiskClass.routine,
             run=_close,
             verify=_verify_closed,
             confirmation_prefix="TC",
+            reconcile=post.ticket_state("closed"),
         ),
     ]

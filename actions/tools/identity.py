@@ -1,4 +1,4 @@
-"""Identity tools: one-time codes that raise a caller to strong identity, and the password-reset workflow.
+"""Identity tools: one-time codes that raise a caller to strong identity, and the password-reset saga.
 
 send_one_time_code: issue a code (identity) -> deliver it (notifications, pivot). Needs no
 identity, because the code goes only to the contact details on file of the customer found by
@@ -19,8 +19,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, field_validator, model_validator
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from actions import postconditions as post
 from actions.errors import NotFound
-from actions.governance import SagaState, SagaStep, ToolEnv, ToolSpec
+from actions.governance import SagaStage, SagaState, ToolEnv, ToolSpec
 from actions.models import CallContext, IdentityLevel, RiskClass
 from actions.systems import identity as store
 from actions.systems import notifications as outbox
@@ -30,10 +31,10 @@ from actions.tools.common import (
     expect,
     owner_is_user_arg,
     require_acting_for,
-    step_id,
+    stage_id,
     user_of,
 )
-from actions.tools.steps import notify_step
+from actions.tools.stages import notify_stage
 
 SYSTEM = store.SYSTEM
 
@@ -109,7 +110,7 @@ async def _issue(env: ToolEnv, conn: AsyncConnection, state: SagaState) -> dict[
     user_id = await _resolve_user(conn, state.args)
     require_acting_for(state.ctx, user_id)
     code = await store.issue_code(
-        conn, user_id, code_id=step_id("OTP", state, "issue_code"), channel=state.args.channel
+        conn, user_id, code_id=stage_id("OTP", state, "issue_code"), channel=state.args.channel
     )
     return {
         "code_id": code.code_id,
@@ -142,7 +143,7 @@ async def _deliver(env: ToolEnv, conn: AsyncConnection, state: SagaState) -> dic
     code = await store.get_code(conn, issued["code_id"])
     message = await outbox.send(
         conn,
-        message_id=step_id("MSG", state, "deliver_code"),
+        message_id=stage_id("MSG", state, "deliver_code"),
         user_id=code.user_id,
         to=code.destination,
         channel=code.channel,
@@ -208,7 +209,7 @@ async def _verify_check(env: ToolEnv, conn: AsyncConnection, args: VerifyCodeArg
 
 
 async def _create_link(env: ToolEnv, conn: AsyncConnection, state: SagaState) -> dict[str, Any]:
-    link = await store.create_reset_link(conn, state.args.user_id, link_id=step_id("RST", state, "create_reset_link"))
+    link = await store.create_reset_link(conn, state.args.user_id, link_id=stage_id("RST", state, "create_reset_link"))
     return {"link_id": link.link_id, "user_id": link.user_id, "expires_at": link.expires_at.isoformat()}
 
 
@@ -256,10 +257,10 @@ def tools() -> list[ToolSpec]:
             CodeSent,
             write=True,
             identity=IdentityLevel.none,
-            risk=RiskClass.read,
-            steps=[
-                SagaStep("issue_code", SYSTEM, _issue, _verify_issue, _revoke),
-                SagaStep("deliver_code", outbox.SYSTEM, _deliver, _verify_deliver, pivot=True),
+            risk=RiskClass.routine,
+            stages=[
+                SagaStage("issue_code", SYSTEM, _issue, _verify_issue, _revoke),
+                SagaStage("deliver_code", outbox.SYSTEM, _deliver, _verify_deliver, pivot=True),
             ],
             finish=_finish_sent,
             confirmation_prefix="OT",
@@ -273,7 +274,7 @@ def tools() -> list[ToolSpec]:
             store.CodeCheck,
             write=True,
             identity=IdentityLevel.none,
-            risk=RiskClass.read,
+            risk=RiskClass.routine,
             run=_check,
             verify=_verify_check,
             confirmation_prefix="OV",
@@ -288,12 +289,13 @@ def tools() -> list[ToolSpec]:
             identity=IdentityLevel.strong,
             risk=RiskClass.confirm,
             owner=owner_is_user_arg,
-            steps=[
-                SagaStep("create_reset_link", SYSTEM, _create_link, _verify_link, _revoke_link),
-                notify_step(template="password_reset", fields=_reset_fields, channel="email"),
+            stages=[
+                SagaStage("create_reset_link", SYSTEM, _create_link, _verify_link, _revoke_link),
+                notify_stage(template="password_reset", fields=_reset_fields, channel="email"),
             ],
             finish=_finish_reset,
             confirmation_prefix="PW",
+            reconcile=post.RESET_LINK_LIVE,
             user_of=user_of,
         ),
     ]

@@ -1,10 +1,10 @@
-"""Missing or damaged packages: a quote, and the `refund_package` workflow that settles the claim.
+"""Missing or damaged packages: a quote, and the `refund_package` saga that settles the claim.
 
 Refund:      claim (retail) -> ledger refund (payments, the pivot: money moved) -> the refund on the
              order's payment history, gift card credited (retail) -> CRM case -> email.
 Replacement: claim (retail) -> free replacement order (retail) -> CRM case -> email (pivot).
 
-The customer confirms an amount; the claim step recomputes it from the order and refuses a
+The customer confirms an amount; the claim stage recomputes it from the order and refuses a
 different one, so the amount that decided the risk (confirm, or a person's approval above the
 policy threshold) is the amount refunded. Eligibility: the order is the customer's, delivered
 (or processed with a tracking number, for a missing package), and not already claimed.
@@ -19,17 +19,18 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, model_validator
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from actions import postconditions as post
 from actions.errors import NotFound, PreconditionFailed
-from actions.governance import GovernancePolicy, SagaState, SagaStep, ToolEnv, ToolSpec
+from actions.governance import GovernancePolicy, SagaStage, SagaState, ToolEnv, ToolSpec
 from actions.models import CallContext, IdentityLevel, RiskClass, utcnow
 from actions.systems import claims as claim_store
 from actions.systems import payments as ledger
 from actions.systems import retail as store
 from actions.systems.records import cents
 from actions.systems.retail import money
-from actions.tools.common import expect, money_text, step_id
+from actions.tools.common import expect, money_text, stage_id
 from actions.tools.retail_models import OrderRef
-from actions.tools.steps import crm_case_step, notify_step
+from actions.tools.stages import crm_case_stage, notify_stage
 
 SYSTEM = store.SYSTEM
 
@@ -240,7 +241,7 @@ async def _quote(env: ToolEnv, conn: AsyncConnection, args: ClaimQuoteArgs, ctx:
     )
 
 
-# ------------------------------------------------------------------ saga steps
+# ------------------------------------------------------------------ saga stages
 
 
 async def _file_claim(env: ToolEnv, conn: AsyncConnection, state: SagaState) -> dict[str, Any]:
@@ -256,7 +257,7 @@ async def _file_claim(env: ToolEnv, conn: AsyncConnection, state: SagaState) -> 
     claim = await claim_store.file_claim(
         conn,
         claim_store.Claim(
-            claim_id=step_id("CLM", state, "file_claim"),
+            claim_id=stage_id("CLM", state, "file_claim"),
             order_id=a.order_id,
             user_id=a.user_id,
             kind=args.kind,
@@ -291,7 +292,7 @@ async def _refund(env: ToolEnv, conn: AsyncConnection, state: SagaState) -> dict
     claim = state.results["file_claim"]
     refund = await ledger.issue_refund(
         conn,
-        refund_id=step_id("RF", state, "refund"),
+        refund_id=stage_id("RF", state, "refund"),
         order_id=claim["order_id"],
         user_id=claim["user_id"],
         amount=claim["amount"],
@@ -507,11 +508,11 @@ def tools() -> list[ToolSpec]:
             identity=IdentityLevel.basic,
             risk=_risk,
             owner=_owner,
-            steps=[
-                SagaStep("file_claim", SYSTEM, _file_claim, _verify_claim, _withdraw_claim),
-                SagaStep("refund", ledger.SYSTEM, _refund, _verify_refund, pivot=True, when=_is_refund),
-                SagaStep("record_refund", SYSTEM, _record_refund, _verify_record, when=_is_refund),
-                SagaStep(
+            stages=[
+                SagaStage("file_claim", SYSTEM, _file_claim, _verify_claim, _withdraw_claim),
+                SagaStage("refund", ledger.SYSTEM, _refund, _verify_refund, pivot=True, when=_is_refund),
+                SagaStage("record_refund", SYSTEM, _record_refund, _verify_record, when=_is_refund),
+                SagaStage(
                     "replacement_order",
                     SYSTEM,
                     _replacement,
@@ -519,13 +520,13 @@ def tools() -> list[ToolSpec]:
                     _cancel_replacement,
                     when=_is_replacement,
                 ),
-                crm_case_step(
+                crm_case_stage(
                     subject=_case_subject,
                     note=_case_note,
                     tags=lambda s: ["package_claim", s.args.kind, s.args.resolution],
                     user=_user,
                 ),
-                notify_step(
+                notify_stage(
                     template=lambda s: "package_refund" if _is_refund(s) else "package_replacement",
                     fields=_message_fields,
                     user=_user,
@@ -533,6 +534,7 @@ def tools() -> list[ToolSpec]:
             ],
             finish=_finish,
             confirmation_prefix="PK",
+            reconcile=post.PACKAGE_SETTLED,
             user_of=lambda args, ctx: ctx.actor.user_id,
         ),
     ]

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from actions import postconditions as post
 from actions.errors import Conflict, NotFound, PreconditionFailed
 from actions.governance import ToolEnv, ToolSpec, VerificationFailed
 from actions.models import CallContext, IdentityLevel, RiskClass
@@ -526,6 +527,7 @@ def tools() -> list[ToolSpec]:
             verify=_verify_cancel,
             owner=_owner_of_order,
             confirmation_prefix="CX",
+            reconcile=post.order_status("cancelled"),
         ),
         ToolSpec(
             "modify_pending_order_address",
@@ -540,6 +542,7 @@ def tools() -> list[ToolSpec]:
             verify=_verify_address,
             owner=_owner_of_order,
             confirmation_prefix="AD",
+            reconcile=post.ORDER_ADDRESS,
         ),
         ToolSpec(
             "modify_pending_order_payment",
@@ -554,6 +557,7 @@ def tools() -> list[ToolSpec]:
             verify=_verify_payment,
             owner=_owner_of_order,
             confirmation_prefix="PM",
+            reconcile=post.ORDER_PAYMENT,
         ),
         ToolSpec(
             "modify_pending_order_items",
@@ -568,6 +572,7 @@ def tools() -> list[ToolSpec]:
             verify=_verify_items,
             owner=_owner_of_order,
             confirmation_prefix="IM",
+            reconcile=post.order_status("pending (item modified)"),
         ),
         ToolSpec(
             "return_delivered_order_items",
@@ -582,6 +587,7 @@ def tools() -> list[ToolSpec]:
             verify=_verify_return,
             owner=_owner_of_order,
             confirmation_prefix="RT",
+            reconcile=post.order_status("return requested"),
         ),
         ToolSpec(
             "exchange_delivered_order_items",
@@ -596,6 +602,7 @@ def tools() -> list[ToolSpec]:
             verify=_verify_exchange,
             owner=_owner_of_order,
             confirmation_prefix="EX",
+            reconcile=post.order_status("exchange requested"),
         ),
         ToolSpec(
             "modify_user_address",
@@ -610,5 +617,6 @@ def tools() -> list[ToolSpec]:
             verify=_verify_user_address,
             owner=_owner_of_user,
             confirmation_prefix="UA",
+            reconcile=post.USER_ADDRESS,
         ),
     ]

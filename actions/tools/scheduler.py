@@ -1,4 +1,4 @@
-"""Callback tools: the open slots, and the `book_callback` workflow.
+"""Callback tools: the open slots, and the `book_callback` saga.
 
 book_callback: book the slot (scheduler) -> CRM case with the topic, for the person calling back
 -> confirmation by text to the phone on file, by email when there is none (pivot). The number
@@ -13,14 +13,15 @@ from typing import Any
 from pydantic import BaseModel, Field, field_validator
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from actions import postconditions as post
 from actions.errors import PreconditionFailed
-from actions.governance import SagaState, SagaStep, ToolEnv, ToolSpec
+from actions.governance import SagaStage, SagaState, ToolEnv, ToolSpec
 from actions.models import CallContext, IdentityLevel, RiskClass, utcnow
 from actions.systems import identity as identity_store
 from actions.systems import notifications as outbox
 from actions.systems import scheduler as store
-from actions.tools.common import UserArgs, contact_on_file, expect, owner_is_user_arg, step_id, user_of
-from actions.tools.steps import crm_case_step, notify_step
+from actions.tools.common import UserArgs, contact_on_file, expect, owner_is_user_arg, stage_id, user_of
+from actions.tools.stages import crm_case_stage, notify_stage
 
 SYSTEM = store.SYSTEM
 
@@ -87,7 +88,7 @@ async def _book(env: ToolEnv, conn: AsyncConnection, state: SagaState) -> dict[s
         )
     booking = await store.book(
         conn,
-        booking_id=step_id("BK", state, "book"),
+        booking_id=stage_id("BK", state, "book"),
         slot_id=args.slot_id,
         user_id=args.user_id,
         phone=phone,
@@ -160,9 +161,9 @@ def tools() -> list[ToolSpec]:
             identity=IdentityLevel.basic,
             risk=RiskClass.confirm,
             owner=owner_is_user_arg,
-            steps=[
-                SagaStep("book", SYSTEM, _book, _verify_book, _cancel_booking),
-                crm_case_step(
+            stages=[
+                SagaStage("book", SYSTEM, _book, _verify_book, _cancel_booking),
+                crm_case_stage(
                     subject=lambda s: f"Callback: {s.args.topic}",
                     note=lambda s: (
                         f"Call {s.results['book']['phone']} on {s.results['book']['local_time']} "
@@ -171,10 +172,11 @@ def tools() -> list[ToolSpec]:
                     tags=lambda s: ["callback"],
                     status="open",
                 ),
-                notify_step(template="callback_booked", fields=_fields, channel="sms_or_email"),
+                notify_stage(template="callback_booked", fields=_fields, channel="sms_or_email"),
             ],
             finish=_finish,
             confirmation_prefix="CB",
+            reconcile=post.CALLBACK_BOOKED,
             user_of=user_of,
         ),
     ]

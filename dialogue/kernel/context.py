@@ -160,7 +160,7 @@ class TurnContext:
             confirmed=confirmed,
             idempotency_key=key,
             approval_id=approval_id,
-            workflow_id=self.state.session_id,
+            session_id=self.state.session_id,
         )
         started = time.perf_counter()
         result = await self.backoffice.call(name, args, ctx)

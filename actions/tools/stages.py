@@ -1,7 +1,7 @@
-"""Saga steps several workflows end with: a CRM case with its note, and a message to the customer.
+"""Saga stages several sagas end with: a CRM case with its note, and a message to the customer.
 
-The CRM step opens one case per workflow (its id derives from the workflow key) and is undone by
-withdrawing that case. The message step is a pivot: once a customer has been told, the workflow
+The CRM stage opens one case per saga (its id derives from the saga's key) and is undone by
+withdrawing that case. The message stage is a pivot: once a customer has been told, the saga
 only moves forward; it writes to the contact on file, chosen at send time.
 """
 
@@ -11,12 +11,12 @@ from collections.abc import Callable
 from typing import Any, Literal
 
 from actions.errors import PreconditionFailed
-from actions.governance import SagaState, SagaStep, ToolEnv
+from actions.governance import SagaStage, SagaState, ToolEnv
 from actions.models import utcnow
 from actions.systems import crm as crm_store
 from actions.systems import identity as identity_store
 from actions.systems import notifications as outbox
-from actions.tools.common import contact_on_file, expect, step_id
+from actions.tools.common import contact_on_file, expect, stage_id
 
 StateText = Callable[[SagaState], str]
 StateUser = Callable[[SagaState], str]
@@ -26,7 +26,7 @@ def _args_user(state: SagaState) -> str:
     return state.args.user_id
 
 
-def crm_case_step(
+def crm_case_stage(
     *,
     subject: StateText,
     note: StateText,
@@ -34,10 +34,10 @@ def crm_case_step(
     status: crm_store.CaseStatus = "resolved",
     user: StateUser = _args_user,
     name: str = "crm_note",
-) -> SagaStep:
+) -> SagaStage:
     async def action(env: ToolEnv, conn, state: SagaState) -> dict[str, Any]:
         now = utcnow()
-        case_id = step_id("CS", state, name)
+        case_id = stage_id("CS", state, name)
         case = crm_store.Case(
             case_id=case_id,
             user_id=user(state),
@@ -49,11 +49,11 @@ def crm_case_step(
             updated_at=now,
         )
         first = crm_store.Note(
-            note_id=step_id("NT", state, name),
+            note_id=stage_id("NT", state, name),
             case_id=case_id,
             author="frontdesk",
             body=note(state),
-            reference=state.workflow_id,
+            reference=state.saga_id,
             created_at=now,
         )
         detail = await crm_store.open_case(conn, case, first_note=first)
@@ -71,17 +71,17 @@ def crm_case_step(
         detail = await crm_store.withdraw_case(conn, stored["case_id"])
         return {"case_id": detail.case_id, "status": detail.status}
 
-    return SagaStep(name=name, system=crm_store.SYSTEM, action=action, verify=verify, compensate=undo)
+    return SagaStage(name=name, system=crm_store.SYSTEM, action=action, verify=verify, compensate=undo)
 
 
-def notify_step(
+def notify_stage(
     *,
     template: str | StateText,
     fields: Callable[[SagaState], dict[str, Any]],
     channel: Literal["email", "sms", "sms_or_email"] = "email",
     user: StateUser = _args_user,
     name: str = "notify",
-) -> SagaStep:
+) -> SagaStage:
     def template_for(state: SagaState) -> str:
         return template(state) if callable(template) else template
 
@@ -95,7 +95,7 @@ def notify_step(
             raise PreconditionFailed(f"there is no {use} contact on file for {contact.user_id}", code="no_contact")
         message = await outbox.send(
             conn,
-            message_id=step_id("MSG", state, name),
+            message_id=stage_id("MSG", state, name),
             user_id=contact.user_id,
             to=to,
             channel=use,
@@ -120,4 +120,4 @@ def notify_step(
         expect(message.to == on_file, f"message {message.message_id} went to the {message.channel} on file", checks)
         return checks
 
-    return SagaStep(name=name, system=outbox.SYSTEM, action=action, verify=verify, pivot=True)
+    return SagaStage(name=name, system=outbox.SYSTEM, action=action, verify=verify, pivot=True)
