@@ -109,6 +109,22 @@ def spoken_status(status: str, language: str = "en") -> str:
     }.get(status, status)
 
 
+_MONTHS = {
+    "en": "January February March April May June July August September October November December".split(),
+    "es": "enero febrero marzo abril mayo junio julio agosto septiembre octubre noviembre diciembre".split(),
+}
+
+
+def spoken_date(iso: str, language: str = "en") -> str:
+    """ "2026-11-21..." as "November 21" ("21 de noviembre"); anything else as it is."""
+    try:
+        _, month, day = (int(part) for part in str(iso)[:10].split("-"))
+        name = _MONTHS.get(language, _MONTHS["en"])[month - 1]
+    except (ValueError, IndexError):
+        return str(iso)
+    return f"{day} de {name}" if language == "es" else f"{name} {day}"
+
+
 def mask_email(email: str) -> str:
     name, _, domain = email.partition("@")
     return f"{name[:1]}•••@{domain}" if domain else "•••"

@@ -30,6 +30,7 @@ from dialogue.domains.retail.describe import (
     options_text,
     payment_text,
     refund_timing,
+    spoken_date,
     spoken_status,
 )
 from dialogue.kernel.context import TurnContext as Turn
@@ -389,9 +390,66 @@ def _say_values(turn: Turn, frame: IntentFrame, key: str) -> tuple[str, _Values]
             high=money(max(prices), lang),
             options="; ".join(f"{name}: {join(vals, lang, conj='or')}" for name, vals in option_values.items()),
         )
+    ledger = frame.records.get("refunds")
+    if ledger is not None:
+        lines = _refund_lines_of(turn, frame, order, ledger)
+        values["refunds"] = join(lines, lang)
+        if key == "refund_status_report" and not lines:
+            key = "refund_status_none"
     for k, v in frame.template.items():
         values.setdefault(k, v)
     return key, values
+
+
+def _refund_lines_of(turn: Turn, frame: IntentFrame, order: dict, ledger: list[dict]) -> list[str]:
+    """Every refund of the order: those on its payment history (cancellations, returns, changes of
+    method) and those of the payments ledger (claims), each once; the ledger's carries a date and
+    whether the money has arrived."""
+    lang = turn.language
+    methods = _methods(turn, frame)
+    unmatched = list(ledger)
+    lines = []
+    for entry in order.get("payment_history", []):
+        if entry.get("transaction_type") != "refund":
+            continue
+        same = next(
+            (r for r in unmatched if cents_of(r.get("amount")) == cents_of(entry.get("amount"))
+             and r.get("payment_method_id") == entry.get("payment_method_id")),
+            None,
+        )  # fmt: skip
+        if same is not None:
+            unmatched.remove(same)
+            lines.append(_refund_status(turn, frame, same))
+            continue
+        method = methods.get(entry.get("payment_method_id"))
+        lines.append(
+            turn.text(
+                "refund_line",
+                amount=money(entry.get("amount"), lang),
+                method=payment_text(method, lang) if method else turn.text("original_method"),
+                timing=refund_timing(method, lang),
+            )
+        )
+    return lines + [_refund_status(turn, frame, r) for r in unmatched]
+
+
+def cents_of(amount: Any) -> int:
+    return round(float(amount or 0) * 100)
+
+
+def _refund_status(turn: Turn, frame: IntentFrame, refund: dict[str, Any]) -> str:
+    """One refund of the ledger: how much, to which method, when, and whether it has arrived."""
+    lang = turn.language
+    method = _methods(turn, frame).get(refund.get("payment_method_id"))
+    status = refund.get("status", "pending")
+    state = turn.text(f"refund_state_{status}", timing=refund_timing(method, lang))
+    return turn.text(
+        "refund_status_line",
+        amount=money(refund.get("amount"), lang),
+        method=payment_text(method, lang) if method else turn.text("original_method"),
+        date=spoken_date(refund.get("created_at", ""), lang),
+        state=state,
+    )
 
 
 # ====================================================================== the port
