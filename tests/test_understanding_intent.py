@@ -90,6 +90,23 @@ def test_not_sure_rather_than_a_guess(text: str) -> None:
     assert understand(text).intent is None
 
 
+@pytest.mark.parametrize(
+    ("plain", "marked"),
+    [
+        ("can you check my order", "can you check my order instead?"),
+        ("where is my order", "actually, where is my order?"),
+        ("quiero devolver el teclado", "en realidad quiero devolver el teclado"),
+    ],
+)
+def test_a_change_of_mind_asks_the_same_thing(plain: str, marked: str) -> None:
+    # Many phrases for changing an order end in "instead": the word alone must not make a
+    # request to look at an order into a change of payment.
+    a, b = understand(plain), understand(marked)
+    assert a.intent is not None
+    assert b.intent == a.intent
+    assert "correction" in b.acts  # the marker still tells the dialogue it is a change of mind
+
+
 def test_an_explicit_ask_for_a_person_is_a_rule() -> None:
     u = understand("can I please speak with a real person")
     assert u.intent == "talk_to_person" and u.intent_confidence == 1.0

@@ -28,7 +28,7 @@ from threadpoolctl import threadpool_limits
 
 from dialogue.understanding.models import IntentGuess
 from dialogue.understanding.normalize import normalize
-from dialogue.understanding.resources import load, mapping
+from dialogue.understanding.resources import load, mapping, phrases
 
 _lock = threading.Lock()
 _EMAIL = re.compile(r"\S+@\S+")
@@ -53,11 +53,26 @@ def _references(lang: str) -> tuple[tuple[re.Pattern[str], str], ...]:
     )
 
 
+@cache
+def _discourse_markers(lang: str) -> re.Pattern[str] | None:
+    """Words that say how a turn relates to the last one ("instead", "actually"), not what is asked
+    (lexicon `discourse_markers`; the act detector reads them from the unmasked turn)."""
+    words = phrases(lang, "discourse_markers")
+    if not words:
+        return None
+    return re.compile(r"\b(?:" + "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True)) + r")\b")
+
+
 def features_text(normalized: str, lang: str) -> str:
-    """What the model sees: the normalised turn with values masked, so "W2378156" is just a reference."""
+    """What the model sees: the normalised turn with values masked, so "W2378156" is just a reference,
+    and without discourse markers, so "check my order instead" is not read as a change of payment
+    because the training phrases for changes often end in "instead"."""
     text = _EMAIL.sub(" emailaddress ", normalized) if "@" in normalized else normalized
     for pattern, word in _references(lang):
         text = pattern.sub(word, text)
+    markers = _discourse_markers(lang)
+    if markers is not None:
+        text = markers.sub(" ", text)
     return _NUMBER.sub(" num ", text)
 
 
