@@ -14,12 +14,14 @@ import asyncio
 import contextlib
 import json
 import os
+from datetime import UTC, datetime, time, timedelta
 
 import httpx
 import pytest
 from websockets.asyncio.client import connect
 
 from actions.backoffice import Backoffice
+from actions.systems import scheduler
 from tests import reliability_support as rs
 from tests.chat_support import Customer
 from tests.office import seeded_data, tomorrow
@@ -105,6 +107,26 @@ async def console(server: rs.ServeProcess, name: str = "Maria"):
 
         await until(lambda f: f["type"] == "approvals")
         yield ws, until
+
+
+async def test_two_servers_opening_the_same_days_at_once_both_start(database):
+    # Both servers open the coming two weeks' callback slots as they start: the same rows, at once.
+    start = tomorrow() + timedelta(days=60)
+    offices = [await Backoffice(database).open() for _ in range(3)]
+    try:
+        added = await asyncio.gather(*(bo.ensure_callback_slots(start) for bo in offices))
+        async with offices[0].db.read() as conn:
+            slots = await scheduler.available_slots(
+                conn,
+                after=datetime.combine(start, time(), UTC),
+                until=datetime.combine(start + timedelta(days=scheduler.HORIZON_DAYS + 1), time(), UTC),
+                limit=10_000,
+            )
+    finally:
+        for bo in offices:
+            await bo.close()
+    assert sum(added) == len(scheduler.slots_for(start))
+    assert len({s.slot_id for s in slots}) == len(scheduler.slots_for(start))
 
 
 async def test_a_chat_started_on_one_server_is_finished_on_the_other(servers, reader):

@@ -14,6 +14,7 @@ from typing import Annotated, Any, TypeVar
 
 from pydantic import AfterValidator, BaseModel
 from sqlalchemy import Table, delete, insert
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 M = TypeVar("M", bound=BaseModel)
@@ -58,6 +59,24 @@ async def insert_all(conn: AsyncConnection, table: Table, rows: list[dict[str, A
         chunk = rows[start : start + _CHUNK]
         if chunk:
             await conn.execute(insert(table), chunk)
+
+
+async def insert_missing(conn: AsyncConnection, table: Table, rows: list[dict[str, Any]]) -> int:
+    """Insert the rows whose primary key is not there yet and return how many were added.
+
+    Two servers opening on one database insert the same rows at the same moment: a conflicting
+    row is skipped by the database (ON CONFLICT DO NOTHING), not read first and raced.
+    """
+    dialect = {"postgresql": postgresql, "sqlite": sqlite}.get(conn.dialect.name)
+    if dialect is None:
+        raise RuntimeError(f"inserting missing rows is not supported on {conn.dialect.name}")
+    added = 0
+    for start in range(0, len(rows), _CHUNK):
+        chunk = rows[start : start + _CHUNK]
+        if chunk:
+            result = await conn.execute(dialect.insert(table).values(chunk).on_conflict_do_nothing())
+            added += max(result.rowcount, 0)
+    return added
 
 
 async def clear_tables(conn: AsyncConnection, *tables: Table) -> None:

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from actions.db import metadata
 from actions.errors import Conflict, NotFound, PreconditionFailed
 from actions.models import utcnow
-from actions.systems.records import UtcDatetime, insert_all, record, records, row_values
+from actions.systems.records import UtcDatetime, insert_all, insert_missing, record, records, row_values
 
 SYSTEM = "scheduler"
 
@@ -117,12 +117,7 @@ async def ensure_slots(conn: AsyncConnection, start: date, days: int = HORIZON_D
     wanted = slots_for(start, days)
     if not wanted:
         return 0
-    have = set(
-        (await conn.execute(select(slots.c.slot_id).where(slots.c.slot_id.in_([s.slot_id for s in wanted])))).scalars()
-    )
-    new = [row_values(s, exclude={"local_time"}) for s in wanted if s.slot_id not in have]
-    await insert_all(conn, slots, new)
-    return len(new)
+    return await insert_missing(conn, slots, [row_values(s, exclude={"local_time"}) for s in wanted])
 
 
 async def get_slot(conn: AsyncConnection, slot_id: str) -> Slot:
