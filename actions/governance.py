@@ -497,8 +497,8 @@ class ToolRunner:
             )
         except SystemFailure as exc:
             attempts = tries[0]
-            stored, known = (None, True) if isinstance(exc, SystemUnavailable) else await self._landed(
-                key, spec.name, req_hash
+            stored, known = (
+                (None, True) if isinstance(exc, SystemUnavailable) else await self._landed(key, spec.name, req_hash)
             )
             if stored is None:
                 timings["run_ms"] = round((time.perf_counter() - t0) * 1000, 2)

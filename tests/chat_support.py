@@ -279,9 +279,7 @@ def big_delivered_order(data: dict) -> dict:
     return next(
         o
         for o in data["orders"].values()
-        if o["status"] == "delivered"
-        and len(o["payment_history"]) == 1
-        and o["payment_history"][0]["amount"] > 300
+        if o["status"] == "delivered" and len(o["payment_history"]) == 1 and o["payment_history"][0]["amount"] > 300
     )
 
 

@@ -250,9 +250,6 @@ async def test_an_agent_approves_a_refund_and_the_customer_sees_it(browser, serv
     await agent_context.close()
 
 
-
-
-
 async def test_the_widget_reconnects_to_a_restarted_server_and_carries_on(browser, db_url, data, shots):
     order = pending_orders(data)[42]
     user = data["users"][order["user_id"]]
@@ -320,9 +317,10 @@ async def other_site(page: dict[str, str]):
 
 async def test_another_site_embeds_the_widget_with_one_script_tag(browser, backoffice, shots):
     page_html: dict[str, str] = {}
-    async with other_site(page_html) as (shop, elsewhere), running(
-        backoffice, chat_config(allowed_origins=[shop])
-    ) as server:
+    async with (
+        other_site(page_html) as (shop, elsewhere),
+        running(backoffice, chat_config(allowed_origins=[shop])) as server,
+    ):
         page_html["html"] = SHOP_PAGE.replace("SRC", f"{server.url}/widget.js")
         context = await browser.new_context(viewport=DESKTOP)
         page = await context.new_page()

@@ -95,8 +95,10 @@ async def test_a_write_past_its_deadline_finishes_instead_of_holding_the_lock(tm
         async with db.write() as conn:
             await conn.execute(text("insert into t values (1)"))
             await conn.execute(
-                text("WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n+1 FROM c WHERE n < 2000000) "
-                     "SELECT count(*) FROM c")
+                text(
+                    "WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n+1 FROM c WHERE n < 2000000) "
+                    "SELECT count(*) FROM c"
+                )
             )
 
     # SQLite runs on the loop, so the statement cannot be interrupted: the call either returns once it

@@ -25,7 +25,10 @@ async def test_a_call_recognised_by_deepgram_follows_the_reported_language(turn_
     with LiveServer(add_aura(deepgram_app(script), script)) as deepgram:
         dialogue = ScriptedDialogue()
         config = VoiceConfig(
-            deepgram_api_key="dg-test-key", deepgram_url=deepgram.http, multilingual=True, tts_provider=tts,
+            deepgram_api_key="dg-test-key",
+            deepgram_url=deepgram.http,
+            multilingual=True,
+            tts_provider=tts,
             turn_detection=turn_detection,
         )
         router = build_router(dialogue, config)

@@ -316,9 +316,7 @@ class DialogueBridge(FrameProcessor):
             await self.push_frame(TTSUpdateSettingsFrame(delta=TTSSettings(language=language)))
         if self._stt_follows and language != self._stt_language:
             self._stt_language = language
-            await self.push_frame(
-                STTUpdateSettingsFrame(delta=STTSettings(language=language)), FrameDirection.UPSTREAM
-            )
+            await self.push_frame(STTUpdateSettingsFrame(delta=STTSettings(language=language)), FrameDirection.UPSTREAM)
 
     async def _mark(self, name: str) -> asyncio.Future[None]:
         """Send a Twilio mark behind the audio queued so far; the future settles once it has played."""

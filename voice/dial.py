@@ -549,7 +549,9 @@ async def _stream_address(
 
 
 def dial_command(
-    url: Annotated[str, typer.Argument(help="the server (http://host:port) or its stream (ws://host/twilio/media?...)")],
+    url: Annotated[
+        str, typer.Argument(help="the server (http://host:port) or its stream (ws://host/twilio/media?...)")
+    ],
     say: Annotated[list[str] | None, typer.Option("--say", help="a caller turn to speak (repeatable)")] = None,
     audio: Annotated[list[Path] | None, typer.Option("--audio", help="a WAV to play as a caller turn")] = None,
     out: Annotated[Path, typer.Option("--out", help="where to write what the caller heard")] = Path("dial.wav"),

@@ -44,6 +44,7 @@ def speakable(text: str, language: str = "en") -> str:
     text = _MASKED_EMAIL.sub(
         lambda m: f"{m.group(1)}, {words['hidden']}, {words['at']} {_domain(m.group(2), words)}", text
     )
+
     def email(match: re.Match) -> str:
         local = " ".join(match.group(1).replace(".", " " + words["dot"] + " ").split())
         return f"{local} {words['at']} {_domain(match.group(2), words)}"
