@@ -33,6 +33,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/backoffice.py
 	$(BIN)/python bench/dialogue.py
+	$(BIN)/python bench/conversations.py
 	$(BIN)/python bench/chat.py
 	$(BIN)/python bench/voice.py
 	$(BIN)/python bench/replay.py

@@ -33,7 +33,8 @@ def seeded_data() -> dict:
     return data | seed.generate(data["users"])
 
 
-async def _build(path: Path) -> None:
+async def build_template(path: Path) -> None:
+    """The retail store, the seed and callback slots from tomorrow on, imported into a SQLite file at `path`."""
     bo = await Backoffice(f"sqlite:///{path}").open()
     try:
         await bo.import_data(seeded_data())
@@ -50,7 +51,7 @@ def office_template(tmp_path_factory) -> Path:
     # Test modules re-export this fixture, which gives each module its own instance: build once.
     if not _TEMPLATE:
         path = tmp_path_factory.mktemp("office") / "template.sqlite3"
-        asyncio.run(_build(path))
+        asyncio.run(build_template(path))
         _TEMPLATE.append(path)
     return _TEMPLATE[0]
 
