@@ -8,13 +8,14 @@ the packs it is built with declare: their entity parsers and the intents it may 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from dialogue.understanding import entities
 from dialogue.understanding.acts import detect as detect_acts
 from dialogue.understanding.core import CORE
 from dialogue.understanding.extensions import UnderstandingPack, combine
-from dialogue.understanding.intent import classifier
+from dialogue.understanding.intent import IntentResult, classifier
 from dialogue.understanding.language import detect as detect_language
 from dialogue.understanding.language import warm_up as warm_language
 from dialogue.understanding.models import (
@@ -27,6 +28,14 @@ from dialogue.understanding.models import (
 from dialogue.understanding.normalize import normalize
 from dialogue.understanding.resources import languages as available_languages
 from dialogue.understanding.sentiment import analyse
+
+# A sentence ends at . ! ? ; or a line break followed by more words (not the dot inside "w.2" or an email).
+_SENTENCE_END = re.compile(r"(?<=[.!?;])\s+|\n+")
+
+
+def sentences(text: str) -> list[str]:
+    """The turn's sentences, in the order said (one, the whole turn, when it has no sentence break)."""
+    return [part.strip() for part in _SENTENCE_END.split(text) if part and part.strip()]
 
 
 class BuiltinUnderstanding:
@@ -66,7 +75,7 @@ class BuiltinUnderstanding:
         doc = normalize(text, language)
         found = entities.extract(doc, ctx, self.pack)
         acts = detect_acts(doc, {f.start for f in found})
-        guess = classifier(language).predict(doc.text, self.intents)
+        guess = self._intent(text, doc.text, language)
         intent, confidence = guess.intent, guess.confidence
         if Act.human in acts:
             # An explicit ask for a person is a rule, not a guess.
@@ -86,3 +95,42 @@ class BuiltinUnderstanding:
             frustrated=frustrated,
             source="builtin",
         )
+
+    def _intent(self, text: str, normalized: str, language: str) -> IntentResult:
+        """The request of the whole turn, or, when the whole is unsure, of its first clear sentence: a long
+        opening ("Hi, I'm Yusuf, zip 19122. I'd like to swap ... Any difference can go on my Visa.")
+        dilutes the words that ask for something with the words that give details."""
+        model = classifier(language)
+        whole = model.predict(normalized, self.intents)
+        if whole.intent is not None:
+            return whole
+        best = whole
+        parts = [normalize(part, language).text for part in sentences(text)]
+        for part in parts if len(parts) > 1 else ():
+            best = _surer(best, model.predict(part, self.intents))
+        if best.intent is not None:
+            return best
+        # Still unsure: people say what they want first and the details after ("I'd like to change
+        # the grill for one with medium size, charcoal type and rotisserie features"), so a stretch
+        # of a long sentence may be clear where the whole is not.
+        for part in parts:
+            words = part.split()
+            if len(words) <= _WINDOW:
+                continue
+            for start in range(0, len(words) - _WINDOW + _STRIDE, _STRIDE):
+                best = _surer(best, model.predict(" ".join(words[start : start + _WINDOW]), self.intents))
+        return best
+
+
+_WINDOW = 8  # words: about a request ("id like to change the grill for one")
+_STRIDE = 4
+# The best of several tries is luckier than one try: a part must be surer than a whole turn must be.
+_PART_CONFIDENCE = 0.6
+
+
+def _surer(best: IntentResult, guess: IntentResult) -> IntentResult:
+    """The first part that is sure of a request: what is asked first comes first ("check my order
+    and also update my address"; the requests after "also" are the command generator's to find)."""
+    if best.intent is None and guess.intent is not None and guess.confidence >= _PART_CONFIDENCE:
+        return guess
+    return best

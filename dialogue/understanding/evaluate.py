@@ -24,9 +24,18 @@ import numpy as np
 from sklearn.model_selection import StratifiedKFold
 
 from dialogue.understanding.builtin import BuiltinUnderstanding
+from dialogue.understanding.core import CORE
 from dialogue.understanding.extensions import IntentKind, UnderstandingPack
-from dialogue.understanding.intent import IntentClassifier, build_pipeline, decide, fit, softmax, training_set
-from dialogue.understanding.models import HUMAN_INTENT, UnderstandingContext
+from dialogue.understanding.intent import (
+    IntentClassifier,
+    build_pipeline,
+    classifier,
+    decide,
+    fit,
+    softmax,
+    training_set,
+)
+from dialogue.understanding.models import UnderstandingContext
 from dialogue.understanding.resources import load
 
 # A wrong flow costs this many right ones: asking again is cheaper than starting the wrong workflow.
@@ -58,7 +67,8 @@ class Report:
 
 def phrase_intents(lang: str) -> UnderstandingPack:
     """A pack of nothing but the intents the phrases of `lang` name: to measure the phrases alone."""
-    names = [n for n in load(lang, "intents").get("intents") or {} if n != HUMAN_INTENT]
+    core = set(CORE.intent_names)
+    names = [n for n in load(lang, "intents").get("intents") or {} if n not in core]
     return UnderstandingPack(name=f"{lang} phrases", intents=tuple(IntentKind(n, "") for n in names))
 
 
@@ -76,6 +86,8 @@ def evaluate(
     understander = BuiltinUnderstanding(languages=(lang,), packs=packs, warm=True)
     ctx = UnderstandingContext(language=lang, languages=(lang,))
     data = load(lang, "eval")
+    # A family member counts as right: the flows hand over to each other once the order is read.
+    families = classifier(lang).families
     flow_correct = flow_unsure = 0
     flow_wrong: list[tuple[str, str, str | None]] = []
     flow_total = 0
@@ -83,7 +95,7 @@ def evaluate(
         for text in examples:
             flow_total += 1
             got = understander.understand_now(str(text), ctx).intent
-            if got == intent:
+            if got == intent or any(got in f and intent in f for f in families):
                 flow_correct += 1
             elif got is None:
                 flow_unsure += 1
@@ -122,6 +134,7 @@ def tune(lang: str) -> dict[str, float]:
     """Temperature by held-out log-loss, then threshold and margin by a cost that hates wrong guesses."""
     texts, labels = training_set(lang)
     flows = frozenset(load(lang, "intents").get("intents") or {})
+    families = tuple(tuple(f) for f in (load(lang, "intents").get("families") or {}).values())
     y = np.array(labels)
     folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=0)
     classes = sorted(set(labels))
@@ -144,7 +157,7 @@ def tune(lang: str) -> dict[str, float]:
         for margin in np.arange(0.0, 0.5, 0.02):
             utility = 0.0
             for row, label in zip(probs, labels, strict=True):
-                got = decide(row, classes, float(threshold), float(margin), flows).intent
+                got = decide(row, classes, float(threshold), float(margin), flows, families).intent
                 if label in flows:
                     utility += 1.0 if got == label else (-WRONG_COST if got else 0.0)
                 elif got is not None:

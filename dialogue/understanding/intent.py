@@ -18,9 +18,11 @@ import re
 import threading
 from collections import Counter
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 
 import numpy as np
+from rapidfuzz import process
+from rapidfuzz.distance import OSA
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.svm import LinearSVC
@@ -152,13 +154,38 @@ class IntentClassifier:
         self.threshold = float(thresholds.get("confidence", 0.5))
         self.margin = float(thresholds.get("margin", 0.2))
         self.temperature = float(thresholds.get("temperature", 0.3))
+        self.families = tuple(tuple(members) for members in (data.get("families") or {}).values())
         texts, labels = training_set(lang)
         self.pipeline = fit(build_pipeline(float(data.get("c", 0.5))), texts, labels)
         self.classes: list[str] = list(self.pipeline.classes_)
         self._scorer = _FastScorer(self.pipeline)
+        words = self.pipeline.named_steps["features"].transformer_list[0][1].vocabulary_
+        self._vocabulary = frozenset(w for w in words if " " not in w)
+        self._choices = tuple(sorted(w for w in self._vocabulary if len(w) >= 4 and w.isalpha()))
+        self._corrections = lru_cache(maxsize=4096)(self._nearest)
+
+    def _nearest(self, word: str) -> str:
+        # One edit (a swap of two letters counts as one) for short words, two for long ones.
+        limit = 1 if len(word) < 8 else 2
+        best = process.extractOne(word, self._choices, scorer=OSA.distance, score_cutoff=limit)
+        if best is None or best[0].startswith(word) or word.startswith(best[0]):
+            return word  # another form of a word ("tienes", "tiene") is not a typo of it
+        return best[0]
 
     def scores(self, normalized: str) -> np.ndarray:
-        return self._scorer.scores(features_text(normalized, self.lang))
+        return self._scorer.scores(self._spelled(features_text(normalized, self.lang)))
+
+    def _spelled(self, text: str) -> str:
+        """The words the phrases never use replaced by the one phrase word a typo away ("canecl" ->
+        "cancel", "odrer" -> "order"), so a slip of the keyboard does not hide what is asked."""
+        words = text.split()
+        fixed = [self._known(w) for w in words]
+        return text if fixed == words else " ".join(fixed)
+
+    def _known(self, word: str) -> str:
+        if len(word) < 4 or not word.isalpha() or word in self._vocabulary:
+            return word
+        return self._corrections(word)
 
     def probabilities(self, normalized: str) -> np.ndarray:
         return softmax(self.scores(normalized), self.temperature)
@@ -169,19 +196,38 @@ class IntentClassifier:
         if not normalized.strip():
             return IntentResult(None, 0.0, [], "none", 0.0)
         probs = self.probabilities(normalized)
-        return decide(probs, self.classes, self.threshold, self.margin, self.intents if intents is None else intents)
+        allowed = self.intents if intents is None else intents
+        return decide(probs, self.classes, self.threshold, self.margin, allowed, self.families)
 
 
 def decide(
-    probs: np.ndarray, classes: list[str], threshold: float, margin: float, intents: frozenset[str]
+    probs: np.ndarray,
+    classes: list[str],
+    threshold: float,
+    margin: float,
+    intents: frozenset[str],
+    families: tuple[tuple[str, ...], ...] = (),
 ) -> IntentResult:
+    """The flow intent the probabilities name, if sure enough. The members of a family (requests that
+    hand over to each other once a record is read) are weighed together against the rest, and the
+    likelier member is named: "swap the lamp" is sure to be an item change even when the words alone
+    cannot tell a pending order's change from a delivered order's exchange."""
     ranked = np.argsort(-probs)
-    best, second = ranked[0], ranked[1]
-    label, top = classes[best], float(probs[best])
-    gap = top - float(probs[second])
     flows = [i for i in ranked if classes[i] in intents][:5]
     ranking = [IntentGuess(name=classes[i], confidence=round(float(probs[i]), 4)) for i in flows]
-    if label in intents and top >= threshold and gap >= margin:
+    index = {name: i for i, name in enumerate(classes)}
+    groups: list[tuple[float, int]] = []  # (weight, best member) per family and per class outside any
+    grouped: set[int] = set()
+    for family in families:
+        members = [index[m] for m in family if m in index and m in intents]
+        if len(members) > 1:
+            grouped.update(members)
+            groups.append((float(probs[members].sum()), max(members, key=lambda i: probs[i])))
+    groups.extend((float(probs[i]), int(i)) for i in range(len(classes)) if i not in grouped)
+    groups.sort(key=lambda g: -g[0])
+    (top, best), second = groups[0], groups[1][0] if len(groups) > 1 else 0.0
+    label = classes[best]
+    if label in intents and top >= threshold and top - second >= margin:
         return IntentResult(label, round(top, 4), ranking, label, top)
     return IntentResult(None, round(top, 4) if label in intents else 0.0, ranking, label, top)
 

@@ -44,6 +44,9 @@ class RetailCandidates:
                 )
                 for i in order["items"]
             ]
+            alike = [i for i in items if i.item_id in frame.shortlist] if state.expects == "item_ids" else []
+            if alike:
+                items = alike  # "which of those two?": "both" and "the blue one" are among those
         elif state.identity.user_id and state.expects == "order_id":
             for placed in (turn.cache.get("orders") or {}).values():
                 items.extend(

@@ -166,6 +166,17 @@ class ItemsCollector(Collector):
         remaining = self._remaining(frame, step)
         choices = [Choice(label=item_label(line), value=line["item_id"]) for line in remaining]
         so_far = frame.value(step.collect) or []
+        alike = [line for line in remaining if line["item_id"] in frame.shortlist]
+        if len(alike) > 1:
+            # "the vacuum cleaner" of an order with two different ones: ask only which of those.
+            turn.ask(
+                "which_of_alike_items",
+                expects=step.collect,
+                choices=[Choice(label=item_label(line), value=line["item_id"]) for line in alike],
+                prefix=prefix,
+                items=" or ".join(item_label(line) for line in alike),
+            )
+            return True
         if so_far:
             lines = {line["item_id"]: line for line in _order_lines(frame)}
             chosen = [lines[i] for i in so_far if i in lines]
@@ -188,22 +199,28 @@ class ItemsCollector(Collector):
         wanted: list[str] = []
         if value == DONE:
             return self._close(turn, frame, step, so_far, quiet)
+        alike: list[str] = []
         if value:
             wanted.append(value)
         elif turn.u is not None:
-            wanted.extend(str(e.value) for e in turn.evidence.all("item"))
+            # One mention that fits several different items comes with split confidence: not a choice.
+            for entity in turn.evidence.all("item"):
+                (wanted if entity.confidence >= 0.5 else alike).append(str(entity.value))
         added = []
         for item_id in wanted:
             line = next((r for r in remaining if r["item_id"] == item_id), None)
             if line is not None:
                 remaining.remove(line)
                 added.append(item_id)
+        frame.shortlist = [i for i in dict.fromkeys(alike) if any(r["item_id"] == i for r in remaining)]
         if added:
             so_far.extend(added)
             set_slot(turn, frame, step.collect, so_far)
-            still_open = bool(remaining) and step.params.get("complete_reminder", True)
+            still_open = (bool(remaining) and step.params.get("complete_reminder", True)) or bool(frame.shortlist)
             _mark_open(frame, step.collect, still_open)
             return Accepted.progress if still_open else Accepted.filled
+        if frame.shortlist:
+            return Accepted.nothing if quiet else Accepted.rejected
         if acts(turn) & {Act.done, Act.deny} and turn.state.expects == step.collect:
             return self._close(turn, frame, step, so_far, quiet)
         if wanted and not quiet:
@@ -221,6 +238,7 @@ class ItemsCollector(Collector):
         return True
 
     def _close(self, turn, frame, step, so_far, quiet) -> Accepted:
+        frame.shortlist = []
         if not so_far:
             if not quiet:
                 turn.say("need_one_item")

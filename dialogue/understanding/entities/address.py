@@ -100,10 +100,36 @@ def _start(tokens: tuple[str, ...], asked: bool) -> int | None:
     return None
 
 
+_LINKS = ("in", "zip", "zipcode", "postal", "code", "en", "codigo")
+_ZIP_WORDS = ("zip", "zipcode", "postal", "code", "codigo")
+
+
+def _without_links(words: list[str]) -> tuple[list[str], list[int]]:
+    """The words without those people put between the parts ("... suite 641 in austin tx zip code
+    78712"), which the address model would take for part of a place; and where each kept word was."""
+    kept: list[str] = []
+    where: list[int] = []
+    for n, word in enumerate(words):
+        rest = words[n + 1 :]
+        linking = n > 0 and word in _LINKS and bool(rest) and (rest[0].isalpha() or rest[0].isdigit())
+        if linking and word in _ZIP_WORDS and not any(w.isdigit() for w in rest[:3]):
+            linking = False  # "code" not leading to a zip is part of something else
+        if not linking:
+            kept.append(word)
+            where.append(n)
+    return kept, where
+
+
 def _parse(words: list[str]) -> tuple[dict[str, str], int, bool]:
     """usaddress labels -> the six address fields, how many words were used, whether a street type was said."""
+    words, where = _without_links(words)
     if not words:
         return {}, 0, False
+    fields, used, street_type = _labelled(words)
+    return fields, (where[used - 1] + 1 if used else 0), street_type
+
+
+def _labelled(words: list[str]) -> tuple[dict[str, str], int, bool]:
     try:
         tagged = usaddress.parse(" ".join(words))
     except Exception:  # usaddress raises on odd input; an unparsed turn simply has no address

@@ -12,11 +12,11 @@ from functools import lru_cache
 
 from rapidfuzz import fuzz, process
 
-from dialogue.domains.retail.understanding.catalog import product_forms, value_forms
+from dialogue.domains.retail.understanding.catalog import product_forms, switch_forms, value_forms
 from dialogue.domains.retail.understanding.models import ItemRef
 from dialogue.understanding.entities.base import Found
 from dialogue.understanding.models import UnderstandingContext
-from dialogue.understanding.normalize import Doc
+from dialogue.understanding.normalize import Doc, normalize_tokens
 from dialogue.understanding.resources import mapping, phrases
 
 _WINDOW = 4
@@ -59,9 +59,21 @@ def mentions(doc: Doc, names: set[str]) -> list[tuple[int, int, frozenset[str]]]
     return hits
 
 
+_SWITCH_VALUES = frozenset({"yes", "no"})
+
+
+def _names_option(window: str, option: str, value: str, lang: str) -> bool:
+    """Whether the words around an item name one of its option values. A yes/no value ("waterproof:
+    no") is named only with its option: a bare "no" ("no, just those") names no item."""
+    if value.strip().lower() in _SWITCH_VALUES:
+        forms = switch_forms(option, lang) or (" ".join(normalize_tokens(option, lang)),)
+        return any(f" {form} " in window for form in forms if form)
+    return any(f" {form} " in window for form in value_forms(value, lang))
+
+
 def _option_words_near(doc: Doc, item: ItemRef, start: int, end: int) -> int:
     window = " " + " ".join(doc.tokens[max(0, start - _WINDOW) : end + _WINDOW]) + " "
-    return sum(any(f" {form} " in window for form in value_forms(str(v), doc.lang)) for v in item.options.values())
+    return sum(_names_option(window, str(k), str(v), doc.lang) for k, v in item.options.items())
 
 
 def _quantity(doc: Doc, start: int) -> int | None:

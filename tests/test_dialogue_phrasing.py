@@ -1,0 +1,122 @@
+"""Customers as they type: a long opening with identity, order, items, options and payment in one
+go; "swap" or "replace" whatever the order's status; two items of the same name; "no, just those"
+beside an item whose option is "no"; an address with "in" and "zip code"; a typo in the verb; and
+requests Frontdesk has no flow for, which never start a write."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests import retail_reference as ref
+from tests.dialogue_support import Chat, make_engine
+
+
+@pytest.fixture
+async def chat(office) -> Chat:
+    c = Chat(await make_engine(office))
+    await c.start()
+    return c
+
+
+def name_and_zip(data: dict, order: dict) -> str:
+    user = data["users"][order["user_id"]]
+    return f"{user['name']['first_name']} {user['name']['last_name']}, zip {user['address']['zip']}"
+
+
+def twin_items_order(data: dict, status: str) -> tuple[dict, str]:
+    """An order with two different variants of one product, and that product's name."""
+    for o in ref.orders(data, status=status):
+        names = [i["name"] for i in o["items"]]
+        for name in names:
+            ids = {i["item_id"] for i in o["items"] if i["name"] == name}
+            if names.count(name) == 2 and len(ids) == 2 and len(set(names)) > 2:
+                return o, name
+    raise LookupError("no such order")
+
+
+async def test_swapping_items_of_a_delivered_order_becomes_an_exchange_with_what_was_said(chat, office, data):
+    order = next(o for o in ref.orders(data, status="delivered") if len(o["items"]) > 1)
+    item = order["items"][0]
+    await chat.say(f"Hi, I'd like to swap the {item['name'].lower()} in order {order['order_id']}.")
+    await chat.say(name_and_zip(data, order))
+    assert "has been delivered, so I'll set this up as an exchange" in chat.text, chat.text
+    frame = chat.state.active
+    assert frame.intent == "exchange_items" and frame.value("order_id") == order["order_id"]
+    assert item["item_id"] in (frame.value("item_ids") or []), chat.text  # the item said at first is kept
+    assert [f.intent for f in chat.state.intents] == ["modify_order_items", "exchange_items"]
+
+
+async def test_exchanging_items_of_a_pending_order_changes_the_order_itself(chat, data):
+    order = next(o for o in ref.orders(data, status="pending") if len(o["items"]) > 1)
+    await chat.say(f"I want to exchange an item from order {order['order_id']}")
+    await chat.say(name_and_zip(data, order))
+    assert "hasn't shipped yet, so I'll change the items on the order itself" in chat.text, chat.text
+    assert chat.state.active.intent == "modify_order_items"
+
+
+async def test_identity_and_a_long_request_in_one_opening_keep_the_request(chat, data):
+    order = next(o for o in ref.orders(data, status="pending") if len(o["items"]) > 1)
+    item = order["items"][0]
+    user = data["users"][order["user_id"]]
+    await chat.say(
+        f"Hi, I'm {user['name']['first_name']} {user['name']['last_name']}, {user['address']['zip']}. "
+        f"I'd like to change the {item['name']} for one with a different option in {order['order_id']}, "
+        "any difference can go on my card."
+    )
+    assert chat.state.identity.user_id == user["user_id"]
+    assert chat.state.active is not None and chat.state.active.intent == "modify_order_items", chat.text
+    assert "What would you like to do" not in chat.text
+
+
+async def test_two_items_of_one_name_are_told_apart_and_both_means_those_two(chat, data):
+    order, name = twin_items_order(data, "delivered")
+    twins = [i["item_id"] for i in order["items"] if i["name"] == name]
+    await chat.say(f"I want to return the {name.lower()} from order {order['order_id']}")
+    await chat.say(name_and_zip(data, order))
+    assert "more than one of those" in chat.text and chat.state.expects == "item_ids", chat.text
+    assert sorted(c.value for c in chat.last.messages[-1].choices) == sorted(twins)
+    await chat.say("both")
+    assert sorted(chat.state.active.value("item_ids")) == sorted(twins)  # not every item of the order
+
+
+async def test_no_just_those_adds_no_item_whose_option_is_no(chat, data):
+    def has_no_option(o: dict) -> bool:
+        return any("no" in i["options"].values() for i in o["items"][1:]) and len(o["items"]) > 2
+
+    order = next(o for o in ref.orders(data, status="delivered") if has_no_option(o))
+    first = order["items"][0]
+    await chat.say(f"I'd like to return the {first['name'].lower()} from order {order['order_id']}")
+    await chat.say(name_and_zip(data, order))
+    assert chat.state.active.value("item_ids") == [first["item_id"]], chat.text
+    await chat.say("no, just those")
+    assert chat.state.active.value("item_ids") == [first["item_id"]], chat.text
+
+
+async def test_an_address_typed_with_in_and_zip_code(chat, office, data):
+    order = next(o for o in ref.orders(data, status="pending"))
+    await chat.say(f"please change the shipping address of order {order['order_id']}")
+    await chat.say(name_and_zip(data, order))
+    await chat.say("101 Highway in New York, NY, zip code 10001")
+    assert chat.state.pending_confirmation is not None, chat.text
+    assert "101 Highway, New York, NY 10001" in chat.text, chat.text
+
+
+@pytest.mark.parametrize(
+    ("words", "intent"),
+    [
+        ("can you canecl my order?", "cancel_order"),
+        ("i want to retrun the lamp i got", "return_items"),
+        ("I want to replace the desk lamp in my order", "modify_order_items"),
+    ],
+)
+async def test_typos_and_other_verbs_reach_the_request(chat, words, intent):
+    await chat.say(words)
+    assert chat.state.active is not None and chat.state.active.intent == intent, chat.text
+
+
+@pytest.mark.parametrize(
+    "words", ["unsubscribe me from your newsletter", "delete my account", "send me an invoice for my order"]
+)
+async def test_requests_without_a_flow_start_none(chat, words):
+    await chat.say(words)
+    assert chat.state.active is None and chat.state.pending_confirmation is None, chat.text
