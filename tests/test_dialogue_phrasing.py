@@ -120,3 +120,15 @@ async def test_typos_and_other_verbs_reach_the_request(chat, words, intent):
 async def test_requests_without_a_flow_start_none(chat, words):
     await chat.say(words)
     assert chat.state.active is None and chat.state.pending_confirmation is None, chat.text
+
+
+async def test_which_card_paid_an_order_is_answered_not_turned_into_a_change(chat, data):
+    order = next(o for o in ref.orders(data, status="pending") if len(o["payment_history"]) == 1)
+    paid = order["payment_history"][0]
+    method = data["users"][order["user_id"]]["payment_methods"][paid["payment_method_id"]]
+    await chat.say(f"Which card did I use to pay for order {order['order_id']}?")
+    await chat.say(name_and_zip(data, order))
+    assert chat.state.pending_confirmation is None and "Shall I go ahead" not in chat.text, chat.text
+    assert f"${paid['amount']:,.2f}" in chat.text, chat.text
+    if method["source"] == "credit_card":
+        assert f"ending in {method['last_four']}" in chat.text, chat.text

@@ -366,6 +366,7 @@ def _say_values(turn: Turn, frame: IntentFrame, key: str) -> tuple[str, _Values]
             items=items_text(order.get("items", []), lang),
             tracking=join([t for f in order.get("fulfillments", []) for t in f.get("tracking_id", [])], lang),
             address=address_text(order.get("address", {})),
+            paid=_paid(turn, frame, order),
         )
         if key == "order_status_report":
             slug = order.get("status", "").split(" ")[0].replace("(", "")
@@ -399,6 +400,22 @@ def _say_values(turn: Turn, frame: IntentFrame, key: str) -> tuple[str, _Values]
     for k, v in frame.template.items():
         values.setdefault(k, v)
     return key, values
+
+
+def _paid(turn: Turn, frame: IntentFrame, order: dict) -> str:
+    """What the customer paid for the order and with which methods ("It came to $829.43, paid with
+    your Visa ending in 1620."), from its payment history: "which card did I use" is answered here."""
+    payments = [e for e in order.get("payment_history", []) if e.get("transaction_type") == "payment"]
+    if not payments:
+        return ""
+    lang = turn.language
+    methods = _methods(turn, frame)
+    used = list(dict.fromkeys(e.get("payment_method_id") for e in payments))
+    named = [payment_text(methods[m], lang) for m in used if m in methods]
+    total = money(sum(float(e.get("amount") or 0) for e in payments), lang)
+    if not named:
+        return turn.text("order_paid_total", total=total)
+    return turn.text("order_paid", total=total, methods=join(named, lang))
 
 
 def _refund_lines_of(turn: Turn, frame: IntentFrame, order: dict, ledger: list[dict]) -> list[str]:
