@@ -65,6 +65,10 @@ class Task:
     requests: list[Request]
     writes: list[dict[str, Any]]
     tell: list[str]
+    orders: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def user_orders_lines(self, order_id: str) -> list[dict[str, Any]]:
+        return list(self.orders.get(order_id, {}).get("items", []))
 
 
 KINDS = {
@@ -157,7 +161,9 @@ def task_from(raw: dict, store: dict) -> Task:
             )
     by_email = "@" in known or any(a["name"] == "find_user_id_by_email" for a in actions)
     tell = [str(x) for x in raw["evaluation_criteria"].get("communicate_info") or []]
-    return Task(raw["id"], _kind_of(writes), store["users"][user_id], by_email, requests, writes, tell)
+    user = store["users"][user_id]
+    orders = {o: store["orders"][o] for o in user.get("orders", []) if o in store["orders"]}
+    return Task(raw["id"], _kind_of(writes), user, by_email, requests, writes, tell, orders)
 
 
 # ====================================================================== how the customer talks
@@ -319,7 +325,8 @@ class ScriptedCustomer:
     def __post_init__(self) -> None:
         self.rng = random.Random(f"{self.task.task_id}/{self.seed}")
         self.all_at_once = self.rng.random() < 0.5
-        details = [self.task.user["name"]["first_name"], self.task.user["name"]["last_name"]]
+        details = [self.task.user["name"]["first_name"], self.task.user["name"]["last_name"], "paypal", "gift card"]
+        details.extend(f"{m.get('brand', '')}" for m in self.task.user.get("payment_methods", {}).values())
         for r in self.task.requests:
             details.extend((r.address or {}).values())
             for c in r.changes:
@@ -410,7 +417,13 @@ class ScriptedCustomer:
                 button = self._button(choices, *named[0].old.values())
                 if button and self.rng.random() < 0.5:
                     return Reply(choice=button)
-                return self._say("the " + ", ".join(str(v) for v in named[0].old.values()) + " one")
+                # The options that tell it from its twin, as a person names them ("the one without bluetooth").
+                twins = [line for line in self.task.user_orders_lines(r.order_id) if line["name"] == named[0].product]
+                differ = {
+                    k: v for k, v in named[0].old.items() if any(t["options"].get(k) != v for t in twins)
+                } or named[0].old
+                words = [option_words(self.rng, k, str(v)) for k, v in differ.items()]
+                return self._say("the one with " + list_words(words))
             return Reply(done=True)
         if asked == "items":
             if r.whole_order:

@@ -132,3 +132,20 @@ async def test_which_card_paid_an_order_is_answered_not_turned_into_a_change(cha
     assert f"${paid['amount']:,.2f}" in chat.text, chat.text
     if method["source"] == "credit_card":
         assert f"ending in {method['last_four']}" in chat.text, chat.text
+
+
+async def test_payment_details_after_the_request_are_details_not_a_request(chat, data):
+    def with_card(o: dict) -> bool:
+        methods = data["users"][o["user_id"]]["payment_methods"].values()
+        return len(o["items"]) > 1 and any(m["source"] == "credit_card" for m in methods)
+
+    order = next(o for o in ref.orders(data, status="pending") if with_card(o))
+    card = next(m for m in data["users"][order["user_id"]]["payment_methods"].values() if m["source"] == "credit_card")
+    item = order["items"][0]
+    await chat.say(
+        f"I'd like to switch the {item['name'].lower()} to another color in {order['order_id']}. "
+        f"Any difference can go on my {card['brand']} card."
+    )
+    await chat.say(name_and_zip(data, order))
+    assert chat.state.active is not None and chat.state.active.intent == "modify_order_items", chat.text
+    assert [f.intent for f in chat.state.intents] == ["modify_order_items"], chat.text

@@ -24,6 +24,7 @@ from tests.understanding_support import understand
         ("noah.brown7922@example.com", "es", "es"),
         ("W2378156", "es", "es"),
         ("yusuf rossi", "es", "es"),
+        ("Lucas Santos, zip 80239", "en", "en"),
         ("el teclado", "en", "es"),
         ("the keyboard", "es", "en"),
     ],

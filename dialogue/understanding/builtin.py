@@ -9,7 +9,7 @@ the packs it is built with declare: their entity parsers and the intents it may 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from dialogue.understanding import entities
 from dialogue.understanding.acts import detect as detect_acts
@@ -97,40 +97,38 @@ class BuiltinUnderstanding:
         )
 
     def _intent(self, text: str, normalized: str, language: str) -> IntentResult:
-        """The request of the whole turn, or, when the whole is unsure, of its first clear sentence: a long
+        """The request of the whole turn, or, when the whole is unsure, of its first clear part: a long
         opening ("Hi, I'm Yusuf, zip 19122. I'd like to swap ... Any difference can go on my Visa.")
         dilutes the words that ask for something with the words that give details."""
         model = classifier(language)
         whole = model.predict(normalized, self.intents)
-        if whole.intent is not None:
-            return whole
-        best = whole
         parts = [normalize(part, language).text for part in sentences(text)]
-        for part in parts if len(parts) > 1 else ():
-            best = _surer(best, model.predict(part, self.intents))
-        if best.intent is not None:
-            return best
-        # Still unsure: people say what they want first and the details after ("I'd like to change
-        # the grill for one with medium size, charcoal type and rotisserie features"), so a stretch
-        # of a long sentence may be clear where the whole is not.
-        for part in parts:
-            words = part.split()
-            if len(words) <= _WINDOW:
-                continue
+        if whole.intent is not None and len(parts) < 2:
+            return whole
+        # The whole of several sentences may be carried by its details ("... Any difference can go
+        # on my Visa." sounds like a change of payment): the first sure part, if it is at least as
+        # sure as the whole, is the request.
+        for part in _parts(parts):
+            guess = model.predict(part, self.intents)
+            if guess.intent is not None and guess.confidence >= _PART_CONFIDENCE:
+                return guess if guess.confidence >= whole.confidence or whole.intent is None else whole
+        return whole
+
+
+def _parts(sentences: list[str]) -> Iterator[str]:
+    """Each sentence (when there are several), then stretches of it: people say what they want first
+    and the details after ("I'd like to change the grill for one with medium size, charcoal type and
+    rotisserie features"), and a sentence's request comes before a later sentence's details."""
+    for sentence in sentences:
+        if len(sentences) > 1:
+            yield sentence
+        words = sentence.split()
+        if len(words) > _WINDOW:
             for start in range(0, len(words) - _WINDOW + _STRIDE, _STRIDE):
-                best = _surer(best, model.predict(" ".join(words[start : start + _WINDOW]), self.intents))
-        return best
+                yield " ".join(words[start : start + _WINDOW])
 
 
 _WINDOW = 8  # words: about a request ("id like to change the grill for one")
 _STRIDE = 4
-# The best of several tries is luckier than one try: a part must be surer than a whole turn must be.
+# The first of several tries is luckier than one try: a part must be surer than a whole turn must be.
 _PART_CONFIDENCE = 0.6
-
-
-def _surer(best: IntentResult, guess: IntentResult) -> IntentResult:
-    """The first part that is sure of a request: what is asked first comes first ("check my order
-    and also update my address"; the requests after "also" are the command generator's to find)."""
-    if best.intent is None and guess.intent is not None and guess.confidence >= _PART_CONFIDENCE:
-        return guess
-    return best

@@ -46,6 +46,7 @@ from dialogue.understanding.models import (
 # Requests spoken in one breath ("return the keyboard and also change my address").
 _SPLIT = re.compile(r"\b(?:and also|also|and then|y también|y además|además)\b", re.IGNORECASE)
 ANYTHING_ELSE = "anything_else"
+_SHORT_ANSWER = 5  # words
 OFFER = "offer_help"
 
 
@@ -188,8 +189,8 @@ class CommandGenerator:
             ):
                 return None  # a plain answer to the question just asked, whatever else it resembles
             answers = any(e.type in view.answer_types for e in u.entities) or inp.choice is not None
-            if answers and not strong:
-                return None
+            if answers and (not strong or len(u.normalized.split()) <= _SHORT_ANSWER):
+                return None  # "my mastercard" to "which card?" answers it, however much it sounds like a request
         return u.intent
 
     async def _more_requests(self, u: Understanding, ctx: UnderstandingContext, view: ConversationView) -> list[str]:

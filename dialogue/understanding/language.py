@@ -79,7 +79,9 @@ def detect(text: str, default: str, languages: tuple[str, ...]) -> tuple[str, fl
         return top, max(prob if guess == top else 0.0, 0.9)
     if top_votes > runner_votes and (guess == top or letters < 12):
         return top, max(prob if guess == top else 0.0, 0.8)
-    if len(words) >= 3 and letters >= 12 and prob >= 0.9 and votes.get(guess, 0) >= runner_votes:
+    # The identifier alone decides only where no word says otherwise: "Lucas Santos, zip 80239"
+    # reads Spanish to it, but "zip" is an English word and names are no language.
+    if len(words) >= 3 and letters >= 12 and prob >= 0.9 and votes.get(guess, 0) >= top_votes:
         return guess, prob
     if guess == default:
         return default, max(prob, 0.5)
