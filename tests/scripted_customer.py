@@ -369,7 +369,8 @@ class ScriptedCustomer:
         said = text.lower()
         r = self.request
         asked = _question(said)
-        self.repeats[asked] = self.repeats.get(asked, 0) + 1
+        # The same question again and again (not the same kind of question in a later request) is a loop.
+        self.repeats = {asked: self.repeats.get(asked, 0) + 1}
         if self.repeats[asked] > 4 or any(
             w in said for w in ("connect you with a person", "a colleague will", "handed")
         ):

@@ -149,3 +149,29 @@ async def test_payment_details_after_the_request_are_details_not_a_request(chat,
     await chat.say(name_and_zip(data, order))
     assert chat.state.active is not None and chat.state.active.intent == "modify_order_items", chat.text
     assert [f.intent for f in chat.state.intents] == ["modify_order_items"], chat.text
+
+
+def twins_told_by_a_switch(data: dict) -> tuple[dict, str, str, dict[str, str]]:
+    """A delivered order with two items of one product that differ in a yes/no option: (order,
+    product name, option, item id by value)."""
+    for o in ref.orders(data, status="delivered"):
+        for a in o["items"]:
+            for b in o["items"]:
+                if a["name"] != b["name"] or a["item_id"] >= b["item_id"]:
+                    continue
+                for option, value in a["options"].items():
+                    other = b["options"].get(option)
+                    if {str(value).lower(), str(other).lower()} == {"yes", "no"}:
+                        ids = {str(value).lower(): a["item_id"], str(other).lower(): b["item_id"]}
+                        return o, a["name"], option, ids
+    raise LookupError("no such order")
+
+
+@pytest.mark.parametrize(("words", "value"), [("the one without {option}", "no"), ("the one with {option}", "yes")])
+async def test_twin_items_told_apart_by_a_yes_no_option(chat, data, words, value):
+    order, name, option, ids = twins_told_by_a_switch(data)
+    await chat.say(f"I want to return the {name.lower()} from order {order['order_id']}")
+    await chat.say(name_and_zip(data, order))
+    assert "more than one of those" in chat.text, chat.text
+    await chat.say(words.format(option=option))
+    assert chat.state.active.value("item_ids") == [ids[value]], chat.text

@@ -60,6 +60,7 @@ def mentions(doc: Doc, names: set[str]) -> list[tuple[int, int, frozenset[str]]]
 
 
 _SWITCH_VALUES = frozenset({"yes", "no"})
+_NEGATIONS = frozenset({"no", "not", "without", "non", "sin", "nada"})
 
 
 def _names_option(window: str, option: str, value: str, lang: str) -> bool:
@@ -67,7 +68,15 @@ def _names_option(window: str, option: str, value: str, lang: str) -> bool:
     no") is named only with its option: a bare "no" ("no, just those") names no item."""
     if value.strip().lower() in _SWITCH_VALUES:
         forms = switch_forms(option, lang) or (" ".join(normalize_tokens(option, lang)),)
-        return any(f" {form} " in window for form in forms if form)
+        for form in forms:
+            at = window.find(f" {form} ") if form else -1
+            if at < 0:
+                continue
+            before = window[:at].split()[-2:]
+            after = window[at + len(form) + 2 :].split()[:1]
+            negated = bool(set(before) & _NEGATIONS) or after in (["no"], ["none"])
+            return negated == (value.strip().lower() == "no")
+        return False
     return any(f" {form} " in window for form in value_forms(value, lang))
 
 
