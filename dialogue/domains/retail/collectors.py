@@ -12,6 +12,7 @@ from dialogue.domains.retail import records
 from dialogue.domains.retail.describe import (
     address_text,
     item_label,
+    join,
     money,
     options_text,
     order_label,
@@ -174,7 +175,7 @@ class ItemsCollector(Collector):
                 expects=step.collect,
                 choices=[Choice(label=item_label(line), value=line["item_id"]) for line in alike],
                 prefix=prefix,
-                items=" or ".join(item_label(line) for line in alike),
+                items=join([item_label(line) for line in alike], turn.language, conj="or"),
             )
             return True
         if so_far:
