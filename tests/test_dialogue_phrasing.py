@@ -175,3 +175,15 @@ async def test_twin_items_told_apart_by_a_yes_no_option(chat, data, words, value
     assert "more than one of those" in chat.text, chat.text
     await chat.say(words.format(option=option))
     assert chat.state.active.value("item_ids") == [ids[value]], chat.text
+
+
+async def test_a_gift_card_balance_is_told_from_the_account_after_identity(chat, data):
+    user = next(
+        u for u in data["users"].values() if any(m["source"] == "gift_card" for m in u["payment_methods"].values())
+    )
+    card = next(m for m in user["payment_methods"].values() if m["source"] == "gift_card")
+    await chat.say("How much balance is left on my gift card?")
+    assert chat.state.expects == "identity" and f"{card['balance']:,.2f}" not in chat.text
+    await chat.say(f"{user['name']['first_name']} {user['name']['last_name']}, {user['address']['zip']}")
+    assert f"${card['balance']:,.2f} left" in chat.text, chat.text
+    assert chat.state.pending_confirmation is None

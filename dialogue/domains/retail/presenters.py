@@ -391,6 +391,16 @@ def _say_values(turn: Turn, frame: IntentFrame, key: str) -> tuple[str, _Values]
             high=money(max(prices), lang),
             options="; ".join(f"{name}: {join(vals, lang, conj='or')}" for name, vals in option_values.items()),
         )
+    profile = frame.records.get("profile")
+    if profile is not None and key == "gift_card_balance_report":
+        profile = profile.get("user", profile)  # get_user_details answers {"user": ..., "version": ...}
+        cards = [m for m in (profile.get("payment_methods") or {}).values() if m.get("source") == "gift_card"]
+        values["balances"] = join(
+            [turn.text("gift_card_balance_line", balance=money(float(c.get("balance") or 0), lang)) for c in cards],
+            lang,
+        )
+        if not cards:
+            key = "gift_card_balance_none"
     ledger = frame.records.get("refunds")
     if ledger is not None:
         lines = _refund_lines_of(turn, frame, order, ledger)

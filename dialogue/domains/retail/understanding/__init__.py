@@ -85,5 +85,6 @@ RETAIL_UNDERSTANDING = UnderstandingPack(
         IntentKind("damaged_package", "items that arrived damaged or broken"),
         IntentKind("schedule_callback", "be called back by a person at a given time"),
         IntentKind("refund_status", "where a refund for one of their orders is: how much, to which method, when"),
+        IntentKind("gift_card_balance", "how much is left on their gift card"),
     ),
 )
