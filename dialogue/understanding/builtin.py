@@ -102,9 +102,11 @@ class BuiltinUnderstanding:
         dilutes the words that ask for something with the words that give details."""
         model = classifier(language)
         whole = model.predict(normalized, self.intents)
-        parts = [normalize(part, language).text for part in sentences(text)]
-        if whole.intent is not None and len(parts) < 2:
+        split = sentences(text)
+        if whole.intent is not None and len(split) < 2:
             return whole
+        # One sentence is the whole turn, already normalised; several are normalised each.
+        parts = [normalize(part, language).text for part in split] if len(split) > 1 else [normalized]
         # The whole of several sentences may be carried by its details ("... Any difference can go
         # on my Visa." sounds like a change of payment): the first sure part, if it is at least as
         # sure as the whole, is the request.
