@@ -31,6 +31,7 @@ from dialogue.understanding.intent import (
     build_pipeline,
     classifier,
     decide,
+    families_of,
     fit,
     softmax,
     training_set,
@@ -134,7 +135,7 @@ def tune(lang: str) -> dict[str, float]:
     """Temperature by held-out log-loss, then threshold and margin by a cost that hates wrong guesses."""
     texts, labels = training_set(lang)
     flows = frozenset(load(lang, "intents").get("intents") or {})
-    families = tuple(tuple(f) for f in (load(lang, "intents").get("families") or {}).values())
+    families = families_of(load(lang, "intents"))
     y = np.array(labels)
     folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=0)
     classes = sorted(set(labels))

@@ -131,6 +131,11 @@ class _FastScorer:
         return np.asarray(values) @ self.coef[indices] + self.intercept
 
 
+def families_of(data: dict) -> tuple[tuple[str, ...], ...]:
+    """The intent families a phrase file declares (`families: {name: [intent, ...]}`)."""
+    return tuple(tuple(members) for members in (data.get("families") or {}).values())
+
+
 def training_set(lang: str) -> tuple[list[str], list[str]]:
     data = load(lang, "intents")
     texts: list[str] = []
@@ -154,7 +159,7 @@ class IntentClassifier:
         self.threshold = float(thresholds.get("confidence", 0.5))
         self.margin = float(thresholds.get("margin", 0.2))
         self.temperature = float(thresholds.get("temperature", 0.3))
-        self.families = tuple(tuple(members) for members in (data.get("families") or {}).values())
+        self.families = families_of(data)
         texts, labels = training_set(lang)
         self.pipeline = fit(build_pipeline(float(data.get("c", 0.5))), texts, labels)
         self.classes: list[str] = list(self.pipeline.classes_)
