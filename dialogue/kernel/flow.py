@@ -184,13 +184,20 @@ def _jumps(step: StepModel) -> list[str]:
     return out
 
 
-def load_flows(directories: Iterable[Path]) -> dict[str, Flow]:
-    """Every flow in the folders (later folders override earlier ones by name); sub-flows are put in place."""
+def _read_all(directories: Iterable[Path], pattern: str) -> dict[str, _Raw]:
+    """The flow files matching `pattern` in the folders by flow name; a later folder's flow of the
+    same name replaces an earlier one's."""
     raws: dict[str, _Raw] = {}
     for directory in directories:
-        for path in sorted(Path(directory).rglob("*.yaml")):
+        for path in sorted(Path(directory).glob(pattern)):
             raw = _read(path)
             raws[str(raw.data.get("name") or path.stem)] = raw
+    return raws
+
+
+def load_flows(directories: Iterable[Path]) -> dict[str, Flow]:
+    """Every flow in the folders (later folders override earlier ones by name); sub-flows are put in place."""
+    raws = _read_all(directories, "**/*.yaml")
     subflows = {n: r for n, r in raws.items() if r.data.get("kind") == "subflow"}
     return {
         name: _build(raw, subflows, FLOW_STEPS) for name, raw in raws.items() if raw.data.get("kind", "flow") == "flow"
@@ -199,11 +206,7 @@ def load_flows(directories: Iterable[Path]) -> dict[str, Flow]:
 
 def load_patterns(directories: Iterable[Path]) -> dict[str, Flow]:
     """Every repair flow in the folders; a later folder's flow of the same name replaces an earlier one's."""
-    raws: dict[str, _Raw] = {}
-    for directory in directories:
-        for path in sorted(Path(directory).glob("*.yaml")):
-            raw = _read(path)
-            raws[str(raw.data.get("name") or path.stem)] = raw
+    raws = _read_all(directories, "*.yaml")
     patterns = {}
     for name, raw in raws.items():
         raw.data.setdefault("kind", "pattern")
