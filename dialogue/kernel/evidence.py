@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from dialogue.understanding.models import Act, Entity
+from dialogue.understanding.models import Act, ActsAndEntities, Entity
 
 CHOICE_CONFIDENCE = 0.6
 
 
-class Evidence(BaseModel):
+class Evidence(ActsAndEntities, BaseModel):
     choice: str | None = None  # a quick reply clicked (or keyed)
     dtmf: str | None = None  # keypad digits, as keyed
     acts: list[Act] = Field(default_factory=list)
@@ -22,15 +22,6 @@ class Evidence(BaseModel):
     said_something: bool = False  # there were words at all
     # Values of the question's fixed options whose keywords the words contain ("a refund" -> refund).
     keywords: list[str] = Field(default_factory=list)
-
-    def has(self, act: Act) -> bool:
-        return act in self.acts
-
-    def first(self, kind: str) -> Entity | None:
-        return next((e for e in self.entities if e.type == kind), None)
-
-    def all(self, kind: str) -> list[Entity]:
-        return [e for e in self.entities if e.type == kind]
 
     def picked(self, allowed: set[str] | None = None, *, words: bool = True) -> str | None:
         """The value of a quick reply: clicked, or named in words clearly enough ("the second one").

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Literal, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 
 from pydantic import BaseModel, Field
 
@@ -53,7 +53,25 @@ class IntentGuess(BaseModel):
     confidence: float
 
 
-class Understanding(BaseModel):
+class ActsAndEntities:
+    """Look-ups over a model's `acts` and `entities` (an understanding, and the evidence drawn from it).
+    The fields are the models' own: declared here only for type checkers, so field order stays theirs."""
+
+    if TYPE_CHECKING:
+        acts: list[Act]
+        entities: list[Entity]
+
+    def has(self, act: Act) -> bool:
+        return act in self.acts
+
+    def first(self, kind: str) -> Entity | None:
+        return next((e for e in self.entities if e.type == kind), None)
+
+    def all(self, kind: str) -> list[Entity]:
+        return [e for e in self.entities if e.type == kind]
+
+
+class Understanding(ActsAndEntities, BaseModel):
     text: str
     normalized: str = ""
     language: str = "en"
@@ -68,15 +86,6 @@ class Understanding(BaseModel):
     source: Literal["builtin", "llm"] = "builtin"
     # Set when an LLM understanding was asked for but failed and the built-in one answered instead.
     fallback_reason: str | None = None
-
-    def has(self, act: Act) -> bool:
-        return act in self.acts
-
-    def first(self, kind: str) -> Entity | None:
-        return next((e for e in self.entities if e.type == kind), None)
-
-    def all(self, kind: str) -> list[Entity]:
-        return [e for e in self.entities if e.type == kind]
 
 
 class ChoiceRef(BaseModel):
