@@ -1,19 +1,22 @@
 """Policy questions answered from a small knowledge base in `assets/kb/<lang>.yaml`, no login needed.
 
-Retrieval is TF-IDF similarity over each entry's example questions; below the threshold the
-answer is "I don't know" rather than the nearest guess.
+Retrieval is by meaning: the question and each entry's example questions are sentence embeddings
+(dialogue.understanding.embeddings), and the nearest example names the entry. Below the threshold
+the answer is "I don't know" rather than the nearest guess; the threshold was set on first turns
+written by others, where it answers policy questions and leaves requests for accounts, newsletters
+or invoices unanswered (bench/first_turns.py).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import yaml
 from pydantic import BaseModel
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.metrics.pairwise import cosine_similarity
 
 from actions.paths import ASSETS_DIR
+from dialogue.understanding.embeddings import embed
 
 KB_DIR = ASSETS_DIR / "kb"
 
@@ -33,15 +36,19 @@ class Answer(BaseModel):
 
 
 class KnowledgeBase:
-    def __init__(self, entries: dict[str, list[Entry]], threshold: float = 0.32):
+    def __init__(self, entries: dict[str, list[Entry]], threshold: float = 0.88):
         self.entries = entries
         self.threshold = threshold
-        self._index = {}
-        for lang, items in entries.items():
-            questions = [(i, q) for i, e in enumerate(items) for q in e.questions]
-            vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True)
-            matrix = vectorizer.fit_transform([q for _, q in questions]) if questions else None
-            self._index[lang] = (vectorizer, matrix, [i for i, _ in questions])
+        self._questions = {
+            lang: [(i, q) for i, e in enumerate(items) for q in e.questions] for lang, items in entries.items()
+        }
+        self._index: dict[str, np.ndarray] = {}
+
+    def _vectors(self, language: str) -> np.ndarray:
+        # Built on the first question in a language: a conversation that asks none never embeds.
+        if language not in self._index:
+            self._index[language] = embed([q for _, q in self._questions[language]])
+        return self._index[language]
 
     @classmethod
     def load(cls, directory: Path = KB_DIR) -> KnowledgeBase:
@@ -52,14 +59,11 @@ class KnowledgeBase:
         return cls(entries)
 
     def answer(self, question: str, language: str) -> Answer | None:
-        if language not in self._index or not question.strip():
+        if not self._questions.get(language) or not question.strip():
             return None
-        vectorizer, matrix, owners = self._index[language]
-        if matrix is None:
-            return None
-        scores = cosine_similarity(vectorizer.transform([question.lower()]), matrix)[0]
+        scores = self._vectors(language) @ embed([question.strip()])[0]
         best = int(scores.argmax())
         if scores[best] < self.threshold:
             return None
-        entry = self.entries[language][owners[best]]
-        return Answer(id=entry.id, text=entry.answer, score=float(scores[best]), policy=entry.policy)
+        entry = self.entries[language][self._questions[language][best][0]]
+        return Answer(id=entry.id, text=entry.answer, score=round(float(scores[best]), 4), policy=entry.policy)

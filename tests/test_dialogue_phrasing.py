@@ -187,3 +187,54 @@ async def test_a_gift_card_balance_is_told_from_the_account_after_identity(chat,
     await chat.say(f"{user['name']['first_name']} {user['name']['last_name']}, {user['address']['zip']}")
     assert f"${card['balance']:,.2f} left" in chat.text, chat.text
     assert chat.state.pending_confirmation is None
+
+
+@pytest.mark.parametrize(
+    "words",
+    ["unsubscribe me from your newsletter", "please sign me up for your weekly deals", "i need a copy of my invoice"],
+)
+async def test_a_request_without_a_flow_is_said_so_and_a_person_offered(chat, words):
+    await chat.say(words)
+    assert "not something I can do" in chat.text and "connect you with a person" in chat.text, chat.text
+    assert chat.state.active is None and chat.state.outcome != "resolved"
+    await chat.say("yes please, a person")
+    assert chat.state.mode == "agent" or chat.state.handoff_ticket_id, chat.text
+
+
+async def test_a_greeting_and_thanks_around_a_request_leave_the_request(chat):
+    await chat.say("Hi there! We ordered the same thing twice, so could you cancel one of our orders? Thanks so much.")
+    assert chat.state.active is not None and chat.state.active.intent == "cancel_order", chat.text
+
+
+async def test_an_order_refused_for_its_status_is_said_once(chat, data):
+    order = next(o for o in ref.orders(data, status="delivered"))
+    await chat.say(f"my email is {data['users'][order['user_id']]['email']}")
+    await chat.say(f"cancel order {order['order_id']}")
+    assert chat.text.count("can't be cancelled") == 1, chat.text
+    assert chat.state.expects == "order_id"
+
+
+async def test_a_payment_method_said_while_items_are_listed_starts_no_payment_change(chat, data):
+    order = next(o for o in ref.orders(data, status="delivered") if len(o["items"]) > 2)
+    user = data["users"][order["user_id"]]
+    method = next(iter(user["payment_methods"].values()))
+    named = {"credit_card": "credit card", "paypal": "paypal", "gift_card": "gift card"}[method["source"]]
+    await chat.say(f"my email is {user['email']}")
+    await chat.say(f"I want to exchange the {order['items'][0]['name'].lower()} in order {order['order_id']}")
+    await chat.say(f"the {named}")
+    assert [f.intent for f in chat.state.intents] == ["exchange_items"], chat.text
+
+
+@pytest.mark.parametrize(
+    ("words", "entry"),
+    [
+        ("is there a fee if I cancel my order?", "cancel_fee"),
+        ("do you do next day delivery?", "shipping"),
+        ("Which cards are accepted on your website?", "payment_methods"),
+    ],
+)
+async def test_policy_questions_are_answered_by_meaning(chat, office, words, entry):
+    await chat.say(words)
+    events = await chat.engine.store.events(chat.session_id)
+    assert [e.data["entry"] for e in events if e.name == "knowledge_answer"] == [entry], chat.text
+    assert chat.state.active is None

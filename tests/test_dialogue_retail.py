@@ -329,6 +329,15 @@ async def test_product_question_needs_no_login(chat, data):
     assert "clicky" in chat.text
 
 
+async def test_the_cheapest_option_of_a_product_is_named_with_its_options(chat, data):
+    product = next(p for p in data["products"].values() if p["name"] == "Mechanical Keyboard")
+    cheapest = min((v for v in product["variants"].values() if v["available"]), key=lambda v: v["price"])
+    await chat.say("what's the cheapest mechanical keyboard you have right now?")
+    told = chat.text.split("cheapest")[-1]
+    assert f"${cheapest['price']:,.2f}" in told
+    assert all(str(value) in told for value in cheapest["options"].values())
+
+
 # ---------------------------------------------------------------------------------------------- Spanish
 
 

@@ -256,6 +256,10 @@ class Kernel:
                 turn.used = True
                 await self.repair.run(turn, CHIT_CHAT[command.kind])
                 return
+            elif isinstance(command, CannotHandle) and command.reason == "out_of_scope":
+                turn.used = True
+                await self.repair.run(turn, "out_of_scope")
+                return
             elif isinstance(command, Clarify):
                 turn.used = True
                 choices = [Choice(label=turn.text(f"intent_{f}"), value=f) for f in command.flows]

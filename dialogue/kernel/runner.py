@@ -124,6 +124,7 @@ class FlowRunner:
                 continue
             if spec.from_opening == "when_named" and not any(turn.evidence.first(t) for t in spec.entities):
                 continue
+            turn.tried.add(step.id)  # read for this step once: a refused value is not taken again
             await self.ports.collector_for(step).accept(turn, frame, step, quiet=True)
 
     async def run(self, turn: TurnContext, frame: IntentFrame) -> bool:

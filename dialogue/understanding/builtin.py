@@ -20,6 +20,7 @@ from dialogue.understanding.language import detect as detect_language
 from dialogue.understanding.language import warm_up as warm_language
 from dialogue.understanding.models import (
     HUMAN_INTENT,
+    OUT_OF_SCOPE_LABEL,
     SUPPORTED_LANGUAGES,
     Act,
     Understanding,
@@ -89,12 +90,18 @@ class BuiltinUnderstanding:
             intent=intent,
             intent_confidence=confidence,
             ranking=guess.ranking,
+            out_of_scope=intent is None and self._out_of_scope(guess, language),
             acts=acts,
             entities=entities.to_entities(doc, found),
             sentiment=sentiment,
             frustrated=frustrated,
             source="builtin",
         )
+
+    @staticmethod
+    def _out_of_scope(guess: IntentResult, language: str) -> bool:
+        """Sure that the turn asks for something no flow does, as sure as a flow would have to be."""
+        return guess.label == OUT_OF_SCOPE_LABEL and guess.label_confidence >= classifier(language).threshold
 
     def _intent(self, text: str, normalized: str, language: str) -> IntentResult:
         """The request of the whole turn, or, when the whole is unsure, of its first clear part: a long

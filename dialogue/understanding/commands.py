@@ -34,6 +34,7 @@ from dialogue.kernel.commands import (
 )
 from dialogue.kernel.commands import CannotHandle as CannotHandleCommand
 from dialogue.kernel.evidence import Evidence
+from dialogue.understanding.intent import without_courtesies
 from dialogue.understanding.models import (
     HUMAN_INTENT,
     QUESTION_INTENT,
@@ -42,12 +43,13 @@ from dialogue.understanding.models import (
     Understanding,
     UnderstandingContext,
 )
+from dialogue.understanding.resources import fold, phrases
 
 # Requests spoken in one breath ("return the keyboard and also change my address").
 _SPLIT = re.compile(r"\b(?:and also|also|and then|y también|y además|además)\b", re.IGNORECASE)
 ANYTHING_ELSE = "anything_else"
 _SHORT_ANSWER = 5  # words
-OFFER = "offer_help"
+_QUESTION_WORDS = 4  # words besides a greeting or thanks that may be a question
 
 
 class OptionView(BaseModel):
@@ -134,17 +136,20 @@ class CommandGenerator:
         elif view.pending_approval and not u.intent:
             return out, ev  # the kernel says the approval is still pending
 
-        if view.expects == OFFER:
+        if view.options:  # a repair flow's question with options (an offer of help, of a person)
             chosen = self._option(u, inp, view)
             if chosen is not None:
                 return [*out, AnswerOption(value=chosen)], ev
 
         new = self._new_request(u, inp, ev, view)
         if new is not None:
-            later = await self._more_requests(u, ctx, view)
-            out.append(StartFlow(flow=new, confidence=u.intent_confidence, evidence=ev, then=later))
+            requests = await self._requests_in_order(u, ctx, view)
+            first, later = (requests[0], requests[1:]) if requests else (new, [])
+            out.append(StartFlow(flow=first, confidence=u.intent_confidence, evidence=ev, then=later))
         elif view.active_flow is not None:
             out.append(SetSlots(evidence=ev))
+        elif u.out_of_scope:
+            out.append(CannotHandleCommand(reason="out_of_scope"))
         elif u.intent is None or u.intent == QUESTION_INTENT:
             out.extend(self._small_talk(u, view))
         return out, ev
@@ -182,6 +187,8 @@ class CommandGenerator:
             return None
         if view.active_flow is not None and u.intent_confidence < view.intent_switch_confidence:
             return None
+        if view.active_flow is not None and _only_values(u):
+            return None  # "the credit card" while items are listed is a detail for later, not a payment change
         strong = u.intent_confidence >= view.digression_confidence
         if view.active_flow is not None and view.expects:
             if view.question_options and (
@@ -193,20 +200,37 @@ class CommandGenerator:
                 return None  # "my mastercard" to "which card?" answers it, however much it sounds like a request
         return u.intent
 
-    async def _more_requests(self, u: Understanding, ctx: UnderstandingContext, view: ConversationView) -> list[str]:
-        """ "...and also ...": further requests in the rest of the sentence, in the order said."""
+    async def _requests_in_order(
+        self, u: Understanding, ctx: UnderstandingContext, view: ConversationView
+    ) -> list[str]:
+        """ "check where my order is and also update my address": each part's request, in the order
+        said (the whole turn's request, which the longer part may carry, kept among them)."""
         parts = [p for p in _SPLIT.split(u.text) if p.strip()]
+        if len(parts) < 2:
+            return []
         found: list[str] = []
-        for part in parts[1:]:
+        for part in parts:
             more = await self.understander.understand(part, ctx)
-            if more.intent in view.flows and more.intent != u.intent and more.intent not in found:
+            if more.intent in view.flows and more.intent not in found:
                 found.append(more.intent)
+        if u.intent not in found:
+            found.insert(0, u.intent)
         return found
 
     @staticmethod
     def _small_talk(u: Understanding, view: ConversationView) -> list[Command]:
         if u.intent == QUESTION_INTENT or not u.acts:
             return [AskQuestion(topic="policy", text=u.text, certain=u.intent == QUESTION_INTENT)]
+        # "Hello, what kind of payment options do you have?": more than a courtesy may be a question;
+        # the courtesy is answered only if the knowledge base has nothing for it.
+        # Nor is "thanks, one more thing: do you sell laptop sleeves?" a goodbye.
+        if _more_than_courtesy(u):
+            greeted = u.has(Act.greet) or u.has(Act.help)
+            return [AskQuestion(topic="policy", text=u.text)] + ([ChitChat(kind="greet")] if greeted else [])
+        return CommandGenerator._courtesy(u, view)
+
+    @staticmethod
+    def _courtesy(u: Understanding, view: ConversationView) -> list[Command]:
         waiting = view.expects == ANYTHING_ELSE
         if u.has(Act.goodbye) or (u.has(Act.thanks) and waiting) or (waiting and (u.has(Act.deny) or u.has(Act.done))):
             return [ChitChat(kind="goodbye")]
@@ -215,3 +239,21 @@ class CommandGenerator:
         if u.has(Act.greet) or u.has(Act.help) or (waiting and u.has(Act.affirm)):
             return [ChitChat(kind="greet")]
         return []
+
+
+def _only_values(u: Understanding) -> bool:
+    """The turn is values and nothing that asks: its words, without the entities' own words, are
+    only the lexicon's `value_words` ("the", "my", "use", "with" ...)."""
+    if not u.entities:
+        return False
+    rest = f" {u.normalized} "
+    for entity in sorted(u.entities, key=lambda e: -len(e.text)):
+        words = fold(entity.text).strip()
+        if words:
+            rest = rest.replace(f" {words} ", " ")
+    allowed = set(phrases(u.language, "value_words"))
+    return all(word in allowed for word in rest.split())
+
+
+def _more_than_courtesy(u: Understanding) -> bool:
+    return len(without_courtesies(u.normalized, u.language).split()) >= _QUESTION_WORDS

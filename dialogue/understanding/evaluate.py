@@ -165,7 +165,20 @@ def tune(lang: str) -> dict[str, float]:
                     utility -= WRONG_COST
             if utility > best[2]:
                 best = (float(threshold), float(margin), utility)
-    return {"temperature": round(best_t, 2), "confidence": round(best[0], 2), "margin": round(best[1], 2)}
+    got = [decide(row, classes, best[0], best[1], flows, families).intent for row in probs]
+    flow_rows = [(g, label) for g, label in zip(got, labels, strict=True) if label in flows]
+    other = [g for g, label in zip(got, labels, strict=True) if label not in flows]
+    return {
+        "temperature": round(best_t, 2),
+        "confidence": round(best[0], 2),
+        "margin": round(best[1], 2),
+        # What those thresholds do on the held-out folds (each phrase scored by a model without it).
+        "folds_requests": len(flow_rows),
+        "folds_right": sum(g == label for g, label in flow_rows),
+        "folds_not_sure": sum(g is None for g, _ in flow_rows),
+        "folds_others": len(other),
+        "folds_others_not_sure": sum(g is None for g in other),
+    }
 
 
 def main() -> None:

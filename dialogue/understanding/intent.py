@@ -65,11 +65,40 @@ def _discourse_markers(lang: str) -> re.Pattern[str] | None:
     return re.compile(r"\b(?:" + "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True)) + r")\b")
 
 
+@cache
+def _courtesies(lang: str) -> tuple[re.Pattern[str], re.Pattern[str]] | None:
+    """A turn's opening and closing courtesies (lexicon `courtesy_openings` and `courtesy_closings`)."""
+    openings, closings = phrases(lang, "courtesy_openings"), phrases(lang, "courtesy_closings")
+    if not openings or not closings:
+        return None
+
+    def alternatives(words: list[str]) -> str:
+        return "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
+
+    return (
+        re.compile(rf"^(?:(?:{alternatives(openings)})\b\s*)+"),
+        re.compile(rf"(?:\s*\b(?:{alternatives(closings)}))+\s*$"),
+    )
+
+
+def without_courtesies(text: str, lang: str) -> str:
+    """The turn without the greeting it opens with and the thanks it closes with, when a request of
+    at least three words is left: "hi there, we need to call off one of them, thanks so much" is a
+    cancellation, not a greeting or a thank-you."""
+    courtesies = _courtesies(lang)
+    if courtesies is None:
+        return text
+    opening, closing = courtesies
+    core = closing.sub("", opening.sub("", text))
+    return core if len(core.split()) >= 3 else text
+
+
 def features_text(normalized: str, lang: str) -> str:
     """What the model sees: the normalised turn with values masked, so "W2378156" is just a reference,
     and without discourse markers, so "check my order instead" is not read as a change of payment
     because the training phrases for changes often end in "instead"."""
-    text = _EMAIL.sub(" emailaddress ", normalized) if "@" in normalized else normalized
+    text = without_courtesies(normalized, lang)
+    text = _EMAIL.sub(" emailaddress ", text) if "@" in text else text
     for pattern, word in _references(lang):
         text = pattern.sub(word, text)
     markers = _discourse_markers(lang)

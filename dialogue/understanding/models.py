@@ -19,6 +19,8 @@ from pydantic import BaseModel, Field
 HUMAN_INTENT = "talk_to_person"
 # A question the knowledge base answers (about policies: refunds, returns, shipping, fees), not a request.
 QUESTION_INTENT = "policy_question"
+# The phrase class of asks no flow does ("delete my account", "unsubscribe me").
+OUT_OF_SCOPE_LABEL = "out_of_scope"
 
 SUPPORTED_LANGUAGES = ("en", "es")
 
@@ -79,6 +81,9 @@ class Understanding(ActsAndEntities, BaseModel):
     intent: str | None = None  # None: not sure (never a guess below the threshold)
     intent_confidence: float = 0.0
     ranking: list[IntentGuess] = Field(default_factory=list)
+    # Sure that the turn asks for something no flow does (an account, a newsletter, an invoice):
+    # said so, with what can be done, rather than "not understood".
+    out_of_scope: bool = False
     acts: list[Act] = Field(default_factory=list)
     entities: list[Entity] = Field(default_factory=list)
     sentiment: float = Field(default=0.0, ge=-1.0, le=1.0)

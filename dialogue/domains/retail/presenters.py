@@ -383,7 +383,9 @@ def _say_values(turn: Turn, frame: IntentFrame, key: str) -> tuple[str, _Values]
                 if str(value) not in option_values[name]:
                     option_values[name].append(str(value))
         prices = [v["price"] for v in available] or [0.0]
+        cheapest = min(available, key=lambda v: v["price"], default=None)
         values.update(
+            cheapest=", ".join(f"{name} {value}" for name, value in cheapest["options"].items()) if cheapest else "",
             product=product["name"],
             available=len(available),
             total=len(variants),
