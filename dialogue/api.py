@@ -43,6 +43,9 @@ class HandoffSummary(BaseModel):
     language: str
     issue_summary: str
     intents: list[str]
+    # Each request once: {"request", "status", "details"} or, for a change refused at its read-back,
+    # {"request", "status", "refused": [tool, ...]} without the refused values.
+    requests: list[dict[str, Any]] = Field(default_factory=list)
     slots: dict[str, Any]
     actions: list[dict[str, Any]]
     failed_steps: list[dict[str, Any]]

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from dialogue.api import HandoffSummary
-from dialogue.state import ConversationState
+from dialogue.state import ConversationState, IntentFrame
 from dialogue.store import TranscriptEntry
 
 NEXT_STEPS = {
@@ -31,11 +31,15 @@ def build_summary(
 ) -> HandoffSummary:
     """The summary of `state`; `flows` (name -> flow) give the policy references of its requests."""
     ident = state.identity
-    intents = [f.intent for f in state.intents]
+    intents = list(dict.fromkeys(f.intent for f in state.intents))  # each request once
     slots: dict = {}
     for frame in state.intents:
+        if frame.declined:
+            continue  # details of a change the customer refused are not what they want
         for name, slot in frame.slots.items():
             slots.setdefault(name, slot.value)
+    requests = [_request(frame) for frame in state.intents]
+    requests = [r for i, r in enumerate(requests) if r not in requests[:i]]
     actions = [
         {
             "tool": a.tool,
@@ -77,6 +81,7 @@ def build_summary(
         language=state.language,
         issue_summary=summary_text,
         intents=intents,
+        requests=requests,
         slots=slots,
         actions=actions,
         failed_steps=failed,
@@ -89,11 +94,25 @@ def build_summary(
     )
 
 
+def _request(frame: IntentFrame) -> dict[str, Any]:
+    """One request as a person reads it: what, how far it got, and what the customer refused."""
+    out: dict[str, Any] = {"request": frame.intent, "status": frame.status}
+    if frame.declined:
+        out["refused"] = list(frame.declined)
+    else:
+        out["details"] = {name: slot.value for name, slot in frame.slots.items()}
+    return out
+
+
 def _issue(state: ConversationState, intents: list[str], open_requests: list[str], reason: str) -> str:
     who = state.identity.user_id or "an unverified customer"
     parts = [f"{who} ({state.channel}, {state.language})"]
     if intents:
         parts.append("asked for " + ", ".join(i.replace("_", " ") for i in intents))
+    refused = list(dict.fromkeys(f.intent for f in state.intents if f.declined))
+    if refused:
+        parts.append("refused at the read-back: " + ", ".join(i.replace("_", " ") for i in refused))
+    open_requests = list(dict.fromkeys(open_requests))
     if open_requests:
         parts.append("open: " + ", ".join(i.replace("_", " ") for i in open_requests))
     done = [a for a in state.actions if a.verified]

@@ -59,6 +59,7 @@ class IntentFrame(BaseModel):
     shortlist: list[str] = Field(default_factory=list)  # values the customer's words narrowed the slot to
     partial: dict[str, dict[str, str]] = Field(default_factory=dict)  # parts of a slot given so far
     template: dict[str, Any] = Field(default_factory=dict)  # values prepared for read-backs and outcomes
+    declined: list[str] = Field(default_factory=list)  # the read-backs the customer said no to, by tool
     domain: dict[str, Any] = Field(default_factory=dict)  # the domain pack's own memory for this request
 
     def value(self, name: str, default: Any = None) -> Any:
@@ -141,6 +142,7 @@ class ConversationState(BaseModel):
     risk: RiskClass | None = None
     sentiment: float = 0.0
     frustration: int = 0
+    no_streak: int = 0  # turns in a row that were a bare "no": the third one in a row is frustration
     not_understood_streak: int = 0
     escalation_reason: str | None = None
     outcome: Outcome = "in_progress"

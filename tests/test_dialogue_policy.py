@@ -119,6 +119,30 @@ async def test_talk_to_a_person_at_any_point_hands_off_with_summary(chat, backof
     assert any(t.get("ticket_id") == summary.ticket_id for t in flat)
 
 
+async def test_a_hand_off_summary_lists_each_request_once_and_a_refused_change_as_refused(chat, data):
+    o = pending_card_order(data)
+    await to_readback(chat, data, o)
+    await chat.say("no")
+    await chat.say(f"where is order {o['order_id']}")
+    await chat.say("this is ridiculous")
+    await chat.say("let me talk to a person")
+    summary = chat.last.handoff
+    cancel = next(r for r in summary.requests if r["request"] == "cancel_order")
+    assert cancel["refused"] == ["cancel_pending_order"] and "details" not in cancel
+    assert "refused at the read-back: cancel order" in summary.issue_summary
+    assert "cancel_reason" not in summary.slots  # a refused change's details are not what the customer wants
+    assert len(summary.intents) == len(set(summary.intents))
+    assert summary.frustration >= 1
+
+
+async def test_no_said_again_and_again_counts_as_frustration(chat, data):
+    o = pending_card_order(data)
+    await to_readback(chat, data, o)
+    for _ in range(3):
+        await chat.say("no")
+    assert chat.state.frustration >= 1, chat.everything()
+
+
 async def test_two_turns_not_understood_hand_off(chat):
     await chat.say("blorf the quantum giraffe")
     assert chat.state.outcome == "in_progress"

@@ -50,8 +50,9 @@ from dialogue.redact import redact
 from dialogue.state import Choice, IntentFrame
 from dialogue.store import TranscriptEntry
 from dialogue.understanding.commands import CommandGenerator, ConversationView, OptionView
-from dialogue.understanding.models import Understander, UnderstandingContext
+from dialogue.understanding.models import Act, Understander, UnderstandingContext
 
+_NO_STREAK_FRUSTRATION = 3  # "no" said this many turns in a row
 CHIT_CHAT = {"goodbye": "goodbye", "thanks": "thanks", "greet": "how_can_i_help", "help": "how_can_i_help"}
 
 
@@ -269,7 +270,8 @@ class Kernel:
         if state.active is not None:
             await self.runner.walk(turn)
         elif not turn.asked and not turn.ended and state.mode == "bot" and turn.used:
-            await self.repair.run(turn, "completed")
+            # Nothing asked for yet (only who they are): "anything else?" would be odd.
+            await self.repair.run(turn, "completed" if state.intents else "how_can_i_help")
 
         if not turn.used and not turn.ended and state.mode == "bot" and not turn.handoff:
             await self._not_understood(turn)
@@ -291,7 +293,9 @@ class Kernel:
         state, u = turn.state, turn.u
         assert u is not None
         state.sentiment = round(0.6 * state.sentiment + 0.4 * u.sentiment, 3)
-        if u.frustrated:
+        bare_no = u.has(Act.deny) and not u.has(Act.affirm) and not u.intent
+        state.no_streak = state.no_streak + 1 if bare_no else 0
+        if u.frustrated or state.no_streak == _NO_STREAK_FRUSTRATION:
             state.frustration += 1
 
     def _push(self, turn: TurnContext, command: StartFlow) -> None:

@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol
 
 from actions.models import IdentityLevel
+from dialogue.kernel.collectors import Accepted
 from dialogue.kernel.context import TurnContext
 from dialogue.kernel.flow import Flow
 from dialogue.kernel.ports import Ports
@@ -124,8 +125,10 @@ class FlowRunner:
                 continue
             if spec.from_opening == "when_named" and not any(turn.evidence.first(t) for t in spec.entities):
                 continue
-            turn.tried.add(step.id)  # read for this step once: a refused value is not taken again
-            await self.ports.collector_for(step).accept(turn, frame, step, quiet=True)
+            if await self.ports.collector_for(step).accept(turn, frame, step, quiet=True) is not Accepted.nothing:
+                # The opening was read for this step: a value refused later is not taken from it again.
+                turn.tried.add(step.id)
+                frame.reread.append(step.id)
 
     async def run(self, turn: TurnContext, frame: IntentFrame) -> bool:
         """Advance `frame`. True when the turn must stop here (a question was asked or a person joined)."""

@@ -60,6 +60,8 @@ class Writes:
         turn.used = True
         turn.event("decision", "confirmed", {"tool": pending.tool})
         state.pending_confirmation = None
+        if pending.tool in frame.declined:
+            frame.declined.remove(pending.tool)  # said yes to it in the end
         step = self._confirm_step(frame, pending.tool)
         if pending.risk is RiskClass.approve:
             await self.request_approval(turn, frame, pending)
@@ -92,6 +94,8 @@ class Writes:
             return
         if any(isinstance(c, Deny) for c in commands):
             turn.event("decision", "declined", {"tool": pending.tool})
+            if pending.tool not in frame.declined:
+                frame.declined.append(pending.tool)
             await self.ports.repair.run(turn, "correction")
             return
         turn.say("need_yes_or_no")

@@ -132,12 +132,15 @@ def _parts(sentences: list[str]) -> Iterator[str]:
         if len(sentences) > 1:
             yield sentence
         words = sentence.split()
-        if len(words) > _WINDOW:
+        if len(words) > _LONG_SENTENCE:
             for start in range(0, len(words) - _WINDOW + _STRIDE, _STRIDE):
                 yield " ".join(words[start : start + _WINDOW])
 
 
-_WINDOW = 8  # words: about a request ("id like to change the grill for one")
-_STRIDE = 4
+# A sentence this long may carry its request in a few words among many details; a shorter one is
+# judged whole (its stretches would be luckier guesses than the sentence).
+_LONG_SENTENCE = 10  # words
+_WINDOW = 6  # words: about a request ("id like to change the grill")
+_STRIDE = 3
 # The first of several tries is luckier than one try: a part must be surer than a whole turn must be.
 _PART_CONFIDENCE = 0.6

@@ -307,7 +307,7 @@ class NewItemsCollector(Collector):
         choice = turn.evidence.picked(set(by_id))
         chosen = by_id.get(choice) if choice else None
         if chosen is None and turn.u is not None:
-            chosen, verdict = self._from_words(turn, frame, candidates, by_id, quiet)
+            chosen, verdict = self._from_words(turn, frame, line, candidates, by_id, quiet)
             if verdict is not None:
                 return verdict
         if chosen is None:
@@ -322,7 +322,13 @@ class NewItemsCollector(Collector):
         return Accepted.filled if self.done(frame, step) else Accepted.progress
 
     def _from_words(
-        self, turn: Turn, frame: IntentFrame, candidates: list[dict], by_id: dict[str, dict], quiet: bool
+        self,
+        turn: Turn,
+        frame: IntentFrame,
+        line: dict,
+        candidates: list[dict],
+        by_id: dict[str, dict],
+        quiet: bool,
     ) -> tuple[dict | None, Accepted | None]:
         """A variant described in words: a confident variant match, else the options named."""
         variants = [e for e in turn.evidence.all("variant") if e.value in by_id and e.confidence >= 0.5]
@@ -348,9 +354,23 @@ class NewItemsCollector(Collector):
         if len(available) == 1:
             return available[0], None
         if len(available) > 1:
+            # The options not named stay as the item has them ("the same one but clicky").
+            kept = _keeping_the_rest(line, available, wanted)
+            if len(kept) == 1:
+                return kept[0], None
+            available = kept or available
             frame.shortlist = [v["item_id"] for v in available]
             if not quiet:
-                turn.say("several_variants_match")
+                differing = {
+                    name: list(dict.fromkeys(str(v["options"].get(name)) for v in available))
+                    for name in available[0]["options"]
+                }
+                differing = {name: values for name, values in differing.items() if len(values) > 1}
+                if len(differing) == 1:
+                    ((name, values),) = differing.items()
+                    turn.say("which_option_value", option=name, values=join(values, turn.language, conj="or"))
+                else:
+                    turn.say("several_variants_match")
             return None, Accepted.rejected
         if exact and not quiet:
             turn.say("variant_unavailable", options=options_text(exact[0]["options"]))
@@ -362,6 +382,20 @@ class NewItemsCollector(Collector):
             if not exact:
                 turn.say("no_exact_variant", wanted=", ".join(value for _, value in wanted))
         return None, Accepted.rejected
+
+
+def _keeping_the_rest(line: dict, variants: list[dict], wanted: list[tuple[str, str]]) -> list[dict]:
+    """The variants whose options the customer did not name are those of the item they have."""
+    values = {value for _, value in wanted}
+    names = {name for name, _ in wanted if name}
+    have = {str(k).lower(): str(x).lower() for k, x in (line.get("options") or {}).items()}
+    kept = []
+    for variant in variants:
+        options = {str(k).lower(): str(x).lower() for k, x in variant["options"].items()}
+        rest = {k: x for k, x in options.items() if k not in names and x not in values}
+        if all(have.get(k) == x for k, x in rest.items()):
+            kept.append(variant)
+    return kept
 
 
 # ---------------------------------------------------------------------- payment methods

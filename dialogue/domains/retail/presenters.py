@@ -21,13 +21,11 @@ from actions.models import ToolResult
 from dialogue.domains.retail import records
 from dialogue.domains.retail.describe import (
     address_text,
-    item_label,
     item_names,
     items_text,
     join,
     mask_email,
     money,
-    options_text,
     payment_text,
     refund_timing,
     spoken_date,
@@ -76,14 +74,26 @@ def _refund_lines(turn: Turn, entries: list[dict], methods: dict[str, dict], kin
     )
 
 
-def _changes(order: dict, item_ids: list[str], new_ids: list[str], variants: dict[str, dict]) -> str:
+def _changes(turn: Turn, order: dict, item_ids: list[str], new_ids: list[str], variants: dict[str, dict]) -> str:
+    """Each item with each option that changes, old and new value by the option's name ("Action
+    Camera: resolution 1080p to 4K, waterproof no to yes, $X to $Y"): a person can check every one."""
     lines = _lines_by_id(order)
+    lang = turn.language
     parts = []
     for old, new in zip(item_ids, new_ids, strict=False):
         line = lines.get(old)
         variant = variants.get(new)
-        if line and variant:
-            parts.append(f"{item_label(line)} -> {options_text(variant['options'])}")
+        if not line or not variant:
+            continue
+        before, after = line.get("options", {}), variant["options"]
+        changed = [
+            turn.text("option_change", option=name, old=before.get(name, "-"), new=value)
+            for name, value in after.items()
+            if str(before.get(name)) != str(value)
+        ]
+        if line.get("price") is not None and variant.get("price") is not None:
+            changed.append(turn.text("price_change", old=money(line["price"], lang), new=money(variant["price"], lang)))
+        parts.append(turn.text("item_changes", item=line["name"], changes=join(changed, lang)))
     return "; ".join(parts)
 
 
@@ -150,7 +160,7 @@ def _rb_item_changes(turn: Turn, frame: IntentFrame, args: dict[str, Any]) -> di
     method = payment_text(_methods(turn, frame).get(args["payment_method_id"]), turn.language)
     diff = _difference(order, args["item_ids"], args["new_item_ids"], variants)
     return {
-        "changes": _changes(order, args["item_ids"], args["new_item_ids"], variants),
+        "changes": _changes(turn, order, args["item_ids"], args["new_item_ids"], variants),
         "difference": _difference_text(turn, diff, method),
     }
 

@@ -53,8 +53,6 @@ async def reread_opening(step: CollectStep, frame: IntentFrame, turn: TurnContex
     request = frame.request_text
     if not request or step.id in frame.reread or spec is None or not spec.reread or turn.reread is None:
         return False
-    if step.id in turn.tried and turn.u is not None and turn.u.text == request:
-        return False  # the opening is this turn, already read for this step: its answer was refused
     frame.reread.append(step.id)
     saved_evidence, saved_expects = turn.evidence, turn.state.expects
     turn.state.expects = step.collect

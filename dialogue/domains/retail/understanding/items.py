@@ -81,7 +81,13 @@ def _names_option(window: str, option: str, value: str, lang: str) -> bool:
 
 
 def _option_words_near(doc: Doc, item: ItemRef, start: int, end: int) -> int:
-    window = " " + " ".join(doc.tokens[max(0, start - _WINDOW) : end + _WINDOW]) + " "
+    """How many of the item's own option values the words around its name say. The words after
+    "to", "for", "I want" ... describe what it should become ("swap the laptop to 13-inch"), not
+    which item it is, so the window stops there."""
+    after = doc.tokens[end : end + _WINDOW]
+    targets = set(phrases(doc.lang, "target_words"))
+    cut = next((i for i, token in enumerate(after) if token in targets), len(after))
+    window = " " + " ".join([*doc.tokens[max(0, start - _WINDOW) : end], *after[:cut]]) + " "
     return sum(_names_option(window, str(k), str(v), doc.lang) for k, v in item.options.items())
 
 
