@@ -238,3 +238,17 @@ async def test_policy_questions_are_answered_by_meaning(chat, office, words, ent
     events = await chat.engine.store.events(chat.session_id)
     assert [e.data["entry"] for e in events if e.name == "knowledge_answer"] == [entry], chat.text
     assert chat.state.active is None
+
+
+async def test_options_not_named_stay_as_the_item_has_them_and_the_read_back_names_each_change(chat, data):
+    order = data["orders"]["#W2378156"]
+    keyboard = next(i for i in order["items"] if i["name"] == "Mechanical Keyboard")
+    await chat.say(f"my email is {data['users'][order['user_id']]['email']}")
+    await chat.say(f"I want to exchange the mechanical keyboard in order {order['order_id']}")
+    await chat.say("that's all")
+    await chat.say("clicky switches and no backlight")  # clicky, no backlight comes in two sizes
+    await chat.say("the credit card")
+    assert chat.state.expects == "confirmation", chat.text
+    assert f"switch type {keyboard['options']['switch type']} to clicky" in chat.text, chat.text
+    assert f"backlight {keyboard['options']['backlight']} to none" in chat.text, chat.text
+    assert "size" not in chat.text.split("Shall I")[0].split(":", 2)[-1], chat.text  # the size stays

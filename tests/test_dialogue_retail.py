@@ -172,10 +172,6 @@ async def test_exchange_item_for_variant_described_in_words(chat, backoffice, da
     user = data["users"][o["user_id"]]
     line = o["items"][0]
     target = ref.alternatives(data, line)[0]
-    others = [v for v in ref.alternatives(data, line) if v["item_id"] != target["item_id"]]
-    # Describe the target by the option values that set it apart from every other alternative.
-    words = [str(v) for k, v in target["options"].items() if all(str(x["options"].get(k)) != str(v) for x in others)]
-    words = words or [str(v) for v in target["options"].values()]
     await chat.say(f"I want to exchange the {line['name'].lower()} from my order")
     await chat.say(user["email"])
     await drive(
@@ -187,7 +183,9 @@ async def test_exchange_item_for_variant_described_in_words(chat, backoffice, da
         },
     )
     assert chat.state.expects == "confirmation", chat.text
-    assert words[0] in chat.text
+    # The read-back names each option that changes, with its old and new value.
+    changed = {k: v for k, v in target["options"].items() if str(line["options"].get(k)) != str(v)}
+    assert changed and all(f"{k} {line['options'][k]} to {v}" in chat.text for k, v in changed.items()), chat.text
     await chat.say("yes")
     expected = ref.clone(data)
     ref.exchange(expected, o["order_id"], [line["item_id"]], [target["item_id"]], ref.first_payment_method(o))

@@ -117,10 +117,15 @@ class BuiltinUnderstanding:
         # The whole of several sentences may be carried by its details ("... Any difference can go
         # on my Visa." sounds like a change of payment): the first sure part, if it is at least as
         # sure as the whole, is the request.
+        # A first part that surely asks for what no flow does ("Can you place an order for me? I'd
+        # like two of the boots in size 10.") is the request too: the details after it are its own.
         for part in _parts(parts):
             guess = model.predict(part, self.intents)
-            if guess.intent is not None and guess.confidence >= _PART_CONFIDENCE:
-                return guess if guess.confidence >= whole.confidence or whole.intent is None else whole
+            sure = guess.confidence if guess.intent is not None else 0.0
+            if guess.intent is None and self._out_of_scope(guess, language):
+                sure = guess.label_confidence
+            if sure >= _PART_CONFIDENCE:
+                return guess if sure >= whole.confidence or whole.intent is None else whole
         return whole
 
 
