@@ -158,6 +158,8 @@ class DialogueEngine:
 
     async def open(self) -> DialogueEngine:
         await self.store.open()
+        # Embedding the knowledge base's questions takes a second or two: not in a customer's turn.
+        await asyncio.to_thread(self.knowledge.warm_up)
         return self
 
     async def shutdown(self) -> None:

@@ -44,8 +44,12 @@ class KnowledgeBase:
         }
         self._index: dict[str, np.ndarray] = {}
 
+    def warm_up(self) -> None:
+        """Embed every language's example questions now (each text once per process)."""
+        for language in self._questions:
+            self._vectors(language)
+
     def _vectors(self, language: str) -> np.ndarray:
-        # Built on the first question in a language: a conversation that asks none never embeds.
         if language not in self._index:
             self._index[language] = embed([q for _, q in self._questions[language]])
         return self._index[language]

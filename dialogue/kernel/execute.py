@@ -337,7 +337,8 @@ class Kernel:
                         turn.tried.add(later.id)
 
     async def _question_answered(self, turn: TurnContext, question: AskQuestion) -> bool:
-        answer = self.knowledge.answer(question.text, turn.state.language)
+        # Embedding the question takes milliseconds of CPU outside the interpreter: other turns go on.
+        answer = await asyncio.to_thread(self.knowledge.answer, question.text, turn.state.language)
         if answer is not None:
             turn.used = True
             turn.event("decision", "knowledge_answer", {"entry": answer.id})
