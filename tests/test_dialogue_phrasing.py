@@ -252,3 +252,42 @@ async def test_options_not_named_stay_as_the_item_has_them_and_the_read_back_nam
     assert f"switch type {keyboard['options']['switch type']} to clicky" in chat.text, chat.text
     assert f"backlight {keyboard['options']['backlight']} to none" in chat.text, chat.text
     assert "size" not in chat.text.split("Shall I")[0].split(":", 2)[-1], chat.text  # the size stays
+
+
+async def _keyboard_and_thermostat(chat, data) -> dict:
+    order = data["orders"]["#W2378156"]
+    await chat.say("Hi! I'd like to exchange a couple of items from an order I received.")
+    await chat.say("Sure, my name is Yusuf Rossi and my zip code is 19122.")
+    await chat.say("It's order #W2378156.")
+    await chat.say("The mechanical keyboard and the smart thermostat.")
+    await chat.say("That's all.")
+    return order
+
+
+async def test_a_second_choice_an_old_value_and_the_original_method_as_people_say_them(chat, data):
+    order = await _keyboard_and_thermostat(chat, data)
+    # Clicky, RGB and full size is out of stock: the second choice is taken.
+    await chat.say("For the keyboard I'd like clicky switches, with RGB backlight and full size if possible; "
+                   "if not, no backlight is fine.")  # fmt: skip
+    await chat.say("The thermostat should be compatible with Google Home instead of Apple HomeKit.")
+    await chat.say("Please use the original payment method for any difference.")
+    assert chat.state.expects == "confirmation", chat.text
+    paid = order["payment_history"][0]["payment_method_id"]
+    assert chat.state.pending_confirmation.arguments["payment_method_id"] == paid
+    assert "backlight RGB to none" in chat.text and "Apple HomeKit to Google Assistant" in chat.text, chat.text
+
+
+async def test_new_options_for_two_items_in_one_turn(chat, data):
+    await _keyboard_and_thermostat(chat, data)
+    await chat.say(
+        "The thermostat should be compatible with Google Home, and the keyboard should be clicky with no backlight."
+    )
+    assert chat.state.expects == "payment_method_id", chat.text
+
+
+async def test_a_name_and_zip_code_without_a_cue_in_the_opening_identify(chat, data):
+    order = data["orders"]["#W2692684"]
+    user = data["users"][order["user_id"]]
+    name = f"{user['name']['first_name']} {user['name']['last_name']}"
+    await chat.say(f"Hi, {name} {user['address']['zip']}. I'd like to return everything from {order['order_id']}")
+    assert chat.state.identity.user_id == user["user_id"], chat.text

@@ -18,11 +18,13 @@ from dialogue.domains.retail.describe import (
     order_label,
     payment_label,
 )
+from dialogue.domains.retail.understanding.catalog import product_forms
 from dialogue.kernel.collectors import Accepted, Collector, set_slot
 from dialogue.kernel.context import TurnContext as Turn
 from dialogue.kernel.steps.collect import CollectStep as Step
 from dialogue.state import Choice, IntentFrame
 from dialogue.understanding.models import Act
+from dialogue.understanding.resources import phrases
 
 DONE = "__done__"
 DEFAULT_ADDRESS = "__default_address__"
@@ -319,7 +321,30 @@ class NewItemsCollector(Collector):
         new_ids = [*(frame.value(step.collect) or []), chosen["item_id"]]
         frame.shortlist = []
         set_slot(turn, frame, step.collect, new_ids)
-        return Accepted.filled if self.done(frame, step) else Accepted.progress
+        if self.done(frame, step):
+            return Accepted.filled
+        return await self._next_named(turn, frame, step)
+
+    async def _next_named(self, turn: Turn, frame: IntentFrame, step: Step) -> Accepted:
+        """ "The keyboard clicky, and the thermostat for Google Home": when the turn also names the
+        next item, its words are read again for that item's new option."""
+        line = self._current(frame, step)
+        if line is None or turn.u is None or turn.reread is None:
+            return Accepted.progress
+        words = f" {turn.u.normalized} "
+        if not any(f" {form} " in words for form in product_forms(line["name"], turn.language)):
+            return Accepted.progress
+        saved = turn.evidence
+        try:
+            turn.evidence = await turn.reread(turn.u.text, step.collect)
+            again = await self.accept(turn, frame, step, quiet=True)
+        finally:
+            turn.evidence = saved
+        return Accepted.filled if again is Accepted.filled else Accepted.progress
+
+    @staticmethod
+    def _available_with(candidates: list[dict], wanted: list[tuple[str, str]]) -> bool:
+        return any(v["available"] and _score(v, wanted) == len(wanted) for v in candidates)
 
     def _from_words(
         self,
@@ -331,23 +356,24 @@ class NewItemsCollector(Collector):
         quiet: bool,
     ) -> tuple[dict | None, Accepted | None]:
         """A variant described in words: a confident variant match, else the options named."""
+        said = [e.value for e in turn.evidence.all("option") if isinstance(e.value, dict)]
+        wanted = [_pair(o) for o in said if not o.get("fallback")]
+        second = [_pair(o) for o in said if o.get("fallback")]
         variants = [e for e in turn.evidence.all("variant") if e.value in by_id and e.confidence >= 0.5]
         if variants:
             best = max(variants, key=lambda e: e.confidence)
             close = [e for e in variants if e.confidence >= best.confidence - 0.05]
-            if len(close) == 1:
+            if len(close) == 1 and (by_id[best.value]["available"] or not second):
                 return by_id[best.value], None
-        wanted = [
-            (str(e.value.get("name", "")).lower(), str(e.value.get("value", "")).lower())
-            for e in turn.evidence.all("option")
-            if isinstance(e.value, dict)
-        ]
+        if second and not self._available_with(candidates, wanted):
+            # "... if possible; if not, no backlight": the second choice replaces what it names.
+            named = {name for name, _ in second}
+            wanted = [(name, value) for name, value in wanted if name not in named] + second
         if not wanted:
             return None, None
 
         def score(v: dict) -> int:
-            options = {str(k).lower(): str(x).lower() for k, x in v["options"].items()}
-            return sum(1 for name, value in wanted if options.get(name) == value or value in options.values())
+            return _score(v, wanted)
 
         exact = [v for v in candidates if score(v) == len(wanted)]
         available = [v for v in exact if v["available"]]
@@ -382,6 +408,16 @@ class NewItemsCollector(Collector):
             if not exact:
                 turn.say("no_exact_variant", wanted=", ".join(value for _, value in wanted))
         return None, Accepted.rejected
+
+
+def _pair(option: dict) -> tuple[str, str]:
+    return str(option.get("name", "")).lower(), str(option.get("value", "")).lower()
+
+
+def _score(variant: dict, wanted: list[tuple[str, str]]) -> int:
+    """How many of the (option, value) pairs said the variant has (a pair without its name: any option)."""
+    options = {str(k).lower(): str(x).lower() for k, x in variant["options"].items()}
+    return sum(1 for name, value in wanted if options.get(name) == value or value in options.values())
 
 
 def _keeping_the_rest(line: dict, variants: list[dict], wanted: list[tuple[str, str]]) -> list[dict]:
@@ -425,6 +461,15 @@ class PaymentCollector(Collector):
         turn.ask(step.ask or "ask_payment_method", expects=step.collect, choices=choices, prefix=prefix)
         return True
 
+    @staticmethod
+    def _original_named(turn: Turn, frame: IntentFrame) -> str | None:
+        """ "the original payment method", "the same card I paid with": the order's own payment method."""
+        words = f" {turn.u.normalized} "
+        if not any(f" {w} " in words for w in phrases(turn.language, "original_method_words")):
+            return None
+        history = (frame.records.get("order") or {}).get("payment_history", [])
+        return next((p["payment_method_id"] for p in history if p["transaction_type"] == "payment"), None)
+
     async def accept(self, turn, frame, step, *, quiet=False) -> Accepted:
         methods = await self.candidates(turn, frame, step)
         by_id = {m["id"]: m for m in methods}
@@ -454,6 +499,8 @@ class PaymentCollector(Collector):
                         return Accepted.rejected
         if value is None:
             value = turn.evidence.picked(set(by_id))
+        if value is None and turn.u is not None:
+            value = self._original_named(turn, frame)
         if value is None:
             return Accepted.nothing
         if value not in by_id:

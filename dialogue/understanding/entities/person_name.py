@@ -1,4 +1,5 @@
-"""Person names: "my name is Noah Brown", "it's yusuf rossi", "me llamo ...", or a bare name when asked.
+"""Person names: "my name is Noah Brown", "it's yusuf rossi", "me llamo ...", a name before a zip code
+("Olivia Lopez 76171"), or a bare name when asked.
 
 A name is only read after a cue or when the bot asked for one: otherwise "it's broken" would be
 a Mr Broken. Weak cues ("it's", "soy", "this is") also require words the phrase files never use
@@ -67,6 +68,9 @@ def extract(doc: Doc, ctx: UnderstandingContext, expected: frozenset[str]) -> li
             ):
                 continue
             return [_found(words, start, stop_at, strength)]
+    before_zip = _before_zip(tokens, common, stop)
+    if before_zip is not None:
+        return [before_zip]
     if "person_name" in expected:
         skip = set(phrases(doc.lang, "name_skip_prefix"))
         i = 0
@@ -76,6 +80,23 @@ def extract(doc: Doc, ctx: UnderstandingContext, expected: frozenset[str]) -> li
         if words and stop_at - i <= _MAX_WORDS + 4 and not all(w in common for w in words):
             return [_found(words, i, stop_at, 0.85)]
     return []
+
+
+def _before_zip(tokens: tuple[str, ...], common: frozenset[str], stop: set[str]) -> Found | None:
+    """ "Hi, Olivia Lopez 76171. I'd like ...": a first and last name no phrase uses, right before a
+    zip code (or "zip 76171"), is a name without any cue: people identify themselves that way."""
+    for k, tok in enumerate(tokens):
+        if not (len(tok) == 5 and tok.isdigit()):
+            continue
+        end = k - 1 if k > 0 and tokens[k - 1] == "zip" else k
+        start = end
+        while start > 0 and end - start < _MAX_WORDS and tokens[start - 1].isalpha():
+            if tokens[start - 1] in common or tokens[start - 1] in stop:
+                break
+            start -= 1
+        if end - start >= 2:
+            return _found(list(tokens[start:end]), start, end, 0.8)
+    return None
 
 
 def _name_words(tokens: tuple[str, ...], i: int, stop: set[str]) -> tuple[list[str], int]:

@@ -33,14 +33,19 @@ def extract(doc: Doc, ctx: UnderstandingContext, expected: frozenset[str]) -> li
     heard = _heard(doc, options)
     if not heard:
         return []
+    # "clicky and full size if possible; if not, no backlight is fine": what follows the fallback
+    # words is tried only when the first wish has no available variant.
+    fallback_at = min((start for start, _, _ in doc.find_any(phrases(doc.lang, "fallback_words"))), default=None)
     found: list[Found] = []
     for start, end, pairs in heard:
         share = round(0.9 / len(pairs), 3)
+        extra = {"fallback": True} if fallback_at is not None and start > fallback_at else {}
         found.extend(
-            Found("option", {"name": n, "value": v}, start, end, share if len(pairs) > 1 else 0.9)
+            Found("option", {"name": n, "value": v, **extra}, start, end, share if len(pairs) > 1 else 0.9)
             for n, v in sorted(pairs)
         )
-    found.extend(_variants(candidates, heard))
+    wish = [h for h in heard if fallback_at is None or h[0] < fallback_at]
+    found.extend(_variants(candidates, wish or heard))
     return found
 
 
@@ -71,9 +76,12 @@ def _heard(doc: Doc, options: dict[str, set[str]]) -> list[tuple[int, int, set[t
     negators = (set(_NEGATORS) | set(phrases(doc.lang, "negation"))) - {"no"}
     heard: list[tuple[int, int, set[tuple[str, str]]]] = []
     taken: set[int] = set()
+    olds = phrases(doc.lang, "old_value_words")
     for start, end, form in doc.find_any(keys):
         if any(t in negators for t in doc.tokens[max(0, start - 2) : start]):
             continue  # "not the blue one"
+        if any(" ".join(doc.tokens[max(0, start - len(w.split())) : start]) == w for w in olds):
+            continue  # "Google Home instead of Apple HomeKit": the value it has, not the one wanted
         heard.append((start, end, set(forms[form])))
         taken.update(range(start, end))
     for name, values in switches.items():
