@@ -195,7 +195,9 @@ def order_ref(rng: random.Random, order_id: str) -> str:
 def identity(rng: random.Random, task: Task) -> str:
     u = task.user
     if task.by_email:
-        return _pick(rng, [u["email"], f"my email is {u['email']}", f"It's {u['email']}"])
+        return _pick(
+            rng, [u["email"], f"my email is {u['email']}", f"It's {u['email']}", f"Of course, it's {u['email']}."]
+        )
     first, last, zip_ = u["name"]["first_name"], u["name"]["last_name"], u["address"]["zip"]
     return _pick(
         rng,
@@ -204,6 +206,7 @@ def identity(rng: random.Random, task: Task) -> str:
             f"My name is {first} {last} and my zip code is {zip_}",
             f"{first} {last} {zip_}",
             f"I'm {first} {last}, {zip_}",
+            f"Sure, my name is {first} {last} and my zip code is {zip_}.",
         ],
     )
 
@@ -231,7 +234,15 @@ def options_words(rng: random.Random, change: Change) -> str:
 
 def swap_words(rng: random.Random, change: Change) -> str:
     item, opts = item_words(rng, change), options_words(rng, change)
-    return _pick(rng, [f"{item} to {opts}", f"{item} for one with {opts}", f"{item}, I want {opts}"])
+    return _pick(
+        rng,
+        [
+            f"{item} to {opts}",
+            f"{item} for one with {opts}",
+            f"{item}, I want {opts}",
+            f"{item} for the same one but {opts}",
+        ],
+    )
 
 
 def method_words(rng: random.Random, method: dict[str, Any] | None) -> str:
@@ -275,7 +286,14 @@ def request_words(rng: random.Random, r: Request, *, detail: bool) -> str:
     if r.kind in ("modify_items", "exchange"):
         verb = _pick(rng, ["change", "switch", "swap"] if r.kind == "modify_items" else ["exchange", "swap", "replace"])
         if not detail:
-            return _pick(rng, [f"I'd like to {verb} some items in {order}", f"I want to {verb} the {items} in {order}"])
+            return _pick(
+                rng,
+                [
+                    f"I'd like to {verb} some items in {order}",
+                    f"I want to {verb} the {items} in {order}",
+                    f"Hi! I'd like to {verb} a couple of items from {order}.",
+                ],
+            )
         swaps = list_words([swap_words(rng, c) for c in r.changes])
         pay = f" Any difference can go on {method_words(rng, r.method)}." if r.method else ""
         return f"I'd like to {verb} {swaps} in {order}.{pay}"
@@ -385,7 +403,9 @@ class ScriptedCustomer:
         if asked == "confirm":
             if not self.task.writes or (r is not None and r.kind == "person"):
                 return self._say(_pick(self.rng, ["No, don't do that.", "no", "Actually no, leave it."]))
-            return self._say(_pick(self.rng, ["Yes", "yes please", "Yes, go ahead."]))
+            if r is not None and not readback_checks(said, r):
+                return Reply(text="No, that's not what I asked for.", done=True)  # a careful customer stops here
+            return self._say(_pick(self.rng, ["Yes", "yes please", "Yes, go ahead.", "Yes, please proceed."]))
         if asked == "anything_else":
             if self.stated:
                 self.current += 1
@@ -438,7 +458,10 @@ class ScriptedCustomer:
             button = self._button(choices, *change.new.values())
             if button:
                 return Reply(choice=button)
-            return self._say(options_words(self.rng, change) or "the same")
+            words = options_words(self.rng, change) or "the same"
+            return self._say(
+                _pick(self.rng, [words, f"For the {change.product.lower()}, I'd like {words}.", f"{words} please"])
+            )
         if asked == "method":
             m = r.method
             if m is not None:
@@ -451,6 +474,18 @@ class ScriptedCustomer:
         if asked == "not_understood":
             return self._say(request_words(self.rng, r, detail=True))
         return Reply(done=True)
+
+
+def readback_checks(said: str, r: Request) -> bool:
+    """What a careful customer checks in a read-back before saying yes: the order, each item, each new
+    option value, the new address's zip code."""
+    wanted = [r.order_id.lstrip("#").lower()] if r.order_id else []
+    for change in r.changes:
+        wanted.append(change.product.lower())
+        wanted.extend(str(v).lower() for v in change.changed.values())
+    if r.address:
+        wanted.append(r.address["zip"])
+    return all(w in said for w in wanted)
 
 
 QUESTIONS: list[tuple[str, tuple[str, ...]]] = [

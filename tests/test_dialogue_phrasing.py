@@ -115,7 +115,13 @@ async def test_typos_and_other_verbs_reach_the_request(chat, words, intent):
 
 
 @pytest.mark.parametrize(
-    "words", ["unsubscribe me from your newsletter", "delete my account", "send me an invoice for my order"]
+    "words",
+    [
+        "unsubscribe me from your newsletter",
+        "delete my account",
+        "send me an invoice for my order",
+        "Can you place an order for me? I'd like two of the hiking boots in size 10.",
+    ],
 )
 async def test_requests_without_a_flow_start_none(chat, words):
     await chat.say(words)

@@ -119,27 +119,27 @@ class BuiltinUnderstanding:
         # sure as the whole, is the request.
         # A first part that surely asks for what no flow does ("Can you place an order for me? I'd
         # like two of the boots in size 10.") is the request too: the details after it are its own.
-        for part in _parts(parts):
+        for part, whole_sentence in _parts(parts):
             guess = model.predict(part, self.intents)
             sure = guess.confidence if guess.intent is not None else 0.0
-            if guess.intent is None and self._out_of_scope(guess, language):
-                sure = guess.label_confidence
+            if guess.intent is None and whole_sentence and self._out_of_scope(guess, language):
+                sure = guess.label_confidence  # a stretch of words out of scope says little
             if sure >= _PART_CONFIDENCE:
                 return guess if sure >= whole.confidence or whole.intent is None else whole
         return whole
 
 
-def _parts(sentences: list[str]) -> Iterator[str]:
+def _parts(sentences: list[str]) -> Iterator[tuple[str, bool]]:
     """Each sentence (when there are several), then stretches of it: people say what they want first
     and the details after ("I'd like to change the grill for one with medium size, charcoal type and
     rotisserie features"), and a sentence's request comes before a later sentence's details."""
     for sentence in sentences:
         if len(sentences) > 1:
-            yield sentence
+            yield sentence, True
         words = sentence.split()
         if len(words) > _LONG_SENTENCE:
             for start in range(0, len(words) - _WINDOW + _STRIDE, _STRIDE):
-                yield " ".join(words[start : start + _WINDOW])
+                yield " ".join(words[start : start + _WINDOW]), False
 
 
 # A sentence this long may carry its request in a few words among many details; a shorter one is
