@@ -34,6 +34,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/backoffice.py
 	$(BIN)/python bench/dialogue.py
 	$(BIN)/python bench/conversations.py
+	$(BIN)/python bench/first_turns.py
 	$(BIN)/python bench/chat.py
 	$(BIN)/python bench/voice.py
 	$(BIN)/python bench/replay.py
