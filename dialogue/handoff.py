@@ -20,6 +20,7 @@ NEXT_STEPS = {
     "system_unavailable": "A back-office system was down: retry the request once it is back or book a callback.",
     "forbidden": "The customer asked for something Frontdesk may not do: decide whether an exception applies.",
     "no_policy_answer": "A policy question had no answer in the knowledge base: answer it and consider adding it.",
+    "complaint": "The customer is unhappy with the service: listen, apologise, and log the complaint.",
     "out_of_scope": "The customer asked for something no workflow does (an account, a newsletter, an invoice): help "
     "them by your own procedure.",
     "internal_error": "Frontdesk hit an internal error mid-conversation: take over and continue from the transcript.",

@@ -297,3 +297,22 @@ async def test_a_name_and_zip_code_without_a_cue_in_the_opening_identify(chat, d
     name = f"{user['name']['first_name']} {user['name']['last_name']}"
     await chat.say(f"Hi, {name} {user['address']['zip']}. I'd like to return everything from {order['order_id']}")
     assert chat.state.identity.user_id == user["user_id"], chat.text
+
+
+async def test_forget_it_and_another_request_drops_the_first_and_keeps_its_order(chat, data):
+    order = next(o for o in ref.orders(data, status="pending"))
+    await chat.say(f"my email is {data['users'][order['user_id']]['email']}")
+    await chat.say(f"change the shipping address of order {order['order_id']} to 101 Highway, New York, NY 10001")
+    assert chat.state.expects == "confirmation", chat.text
+    await chat.say("ok forget it, I'd rather just cancel that order")
+    assert "Nothing was changed" not in chat.text or "dropped" in chat.text, chat.text
+    assert chat.state.active.intent == "cancel_order" and chat.state.active.value("order_id") == order["order_id"]
+    assert [f.status for f in chat.state.intents] == ["cancelled", "active"]
+    assert chat.state.pending_confirmation is None  # nothing of the address change is waiting for a yes
+
+
+async def test_an_unhappy_first_turn_is_offered_a_person_and_a_request_after_it_is_taken(chat):
+    await chat.say("this is unacceptable, worst store ever")
+    assert "sorry" in chat.text.lower() and "connect you with a person" in chat.text, chat.text
+    await chat.say("no, just check my order")
+    assert chat.state.active is not None and chat.state.active.intent == "order_status", chat.text

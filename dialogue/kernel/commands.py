@@ -26,6 +26,11 @@ class StartFlow(Command):
     evidence: Evidence = Field(default_factory=Evidence)
     # Further requests said in the same breath ("...and also change my address"): queued behind.
     then: list[str] = Field(default_factory=list)
+    # "Forget it, I'd rather just cancel that order": the request in progress is dropped, not paused.
+    instead: bool = False
+    # "...that order", "...it": the same record as the request in progress; the slots both flows
+    # collect are taken over from it.
+    same_record: bool = False
 
 
 class SetSlots(Command):

@@ -257,9 +257,10 @@ class Kernel:
                 turn.used = True
                 await self.repair.run(turn, CHIT_CHAT[command.kind])
                 return
-            elif isinstance(command, CannotHandle) and command.reason == "out_of_scope":
+            elif isinstance(command, CannotHandle) and command.reason in self.repair.patterns:
+                # A reason with its own repair flow ("out_of_scope", "complaint") is answered by it.
                 turn.used = True
-                await self.repair.run(turn, "out_of_scope")
+                await self.repair.run(turn, command.reason)
                 return
             elif isinstance(command, Clarify):
                 turn.used = True
@@ -302,15 +303,30 @@ class Kernel:
         state = turn.state
         active = state.active
         if active is not None:
-            active.status = "paused"
+            active.status = "cancelled" if command.instead else "paused"
             state.pending_confirmation = None
-            turn.event("decision", "pause_intent", {"intent": active.intent})
+            turn.event("decision", "drop_intent" if command.instead else "pause_intent", {"intent": active.intent})
         request_text = turn.u.text if turn.u is not None else None
-        state.intents.append(IntentFrame(intent=command.flow, started_turn=state.turn, request_text=request_text))
+        frame = IntentFrame(intent=command.flow, started_turn=state.turn, request_text=request_text)
+        if active is not None and command.same_record:
+            for name in self._shared_slots(active.intent, command.flow):
+                if name in active.slots:
+                    frame.slots[name] = active.slots[name].model_copy()
+        state.intents.append(frame)
         turn.event("decision", "start_intent", {"intent": command.flow, "confidence": command.confidence})
         state.expects = None
         if active is not None:
-            turn.say("switching_request", previous=turn.text(f"intent_{active.intent}"))
+            key = "dropping_request" if command.instead else "switching_request"
+            turn.say(key, previous=turn.text(f"intent_{active.intent}"))
+
+    def _shared_slots(self, first: str, second: str) -> list[str]:
+        """The slots two flows both collect first (which order the request is about, ...)."""
+
+        def collected(name: str) -> list[str]:
+            flow = self.ports.flows.get(name)
+            return [s.collect for s in flow.steps if isinstance(s, CollectStep)][:1] if flow else []
+
+        return [slot for slot in collected(first) if slot in collected(second)]
 
     async def _fill(self, turn: TurnContext, frame: IntentFrame) -> None:
         step = current_step(frame, self.ports.flows)

@@ -22,7 +22,7 @@ REQUIRED = (
     "human_handoff", "cancel_request", "repeat", "not_understood", "not_understood_again", "didnt_catch",
     "completed", "system_down", "offer_help", "waiting_for_approval", "internal_error", "clarification",
     "correction", "goodbye", "thanks", "how_can_i_help", "knowledge_answer", "no_policy_answer", "refusal",
-    "out_of_scope",
+    "out_of_scope", "complaint",
 )  # fmt: skip
 
 

@@ -34,6 +34,9 @@ from dialogue.understanding.sentiment import analyse
 _SENTENCE_END = re.compile(r"(?<=[.!?;])\s+|\n+")
 
 
+_CLAUSE_BREAK = re.compile(r"[,;]\s+")
+
+
 def sentences(text: str) -> list[str]:
     """The turn's sentences, in the order said (one, the whole turn, when it has no sentence break)."""
     return [part.strip() for part in _SENTENCE_END.split(text) if part and part.strip()]
@@ -112,8 +115,15 @@ class BuiltinUnderstanding:
         split = sentences(text)
         if whole.intent is not None and len(split) < 2:
             return whole
-        # One sentence is the whole turn, already normalised; several are normalised each.
-        parts = [normalize(part, language).text for part in split] if len(split) > 1 else [normalized]
+        # One sentence is the whole turn, already normalised; several are normalised each. So are
+        # the clauses of a sentence ("ok forget it, I'd rather just cancel that order").
+        parts = [
+            (
+                normalize(sentence, language).text if len(split) > 1 else normalized,
+                [normalize(c, language).text for c in clauses] if len(clauses := _clauses(sentence)) > 1 else [],
+            )
+            for sentence in split
+        ]
         # The whole of several sentences may be carried by its details ("... Any difference can go
         # on my Visa." sounds like a change of payment): the first sure part, if it is at least as
         # sure as the whole, is the request.
@@ -129,17 +139,24 @@ class BuiltinUnderstanding:
         return whole
 
 
-def _parts(sentences: list[str]) -> Iterator[tuple[str, bool]]:
-    """Each sentence (when there are several), then stretches of it: people say what they want first
-    and the details after ("I'd like to change the grill for one with medium size, charcoal type and
-    rotisserie features"), and a sentence's request comes before a later sentence's details."""
-    for sentence in sentences:
+def _parts(sentences: list[tuple[str, list[str]]]) -> Iterator[tuple[str, bool]]:
+    """Each sentence (when there are several), then its clauses, then stretches of it: people say
+    what they want first and the details after ("I'd like to change the grill for one with medium
+    size, charcoal type and rotisserie features"), and a sentence's request comes before a later
+    sentence's details. True marks a whole sentence."""
+    for sentence, clauses in sentences:
         if len(sentences) > 1:
             yield sentence, True
+        for clause in clauses:
+            yield clause, False
         words = sentence.split()
         if len(words) > _LONG_SENTENCE:
             for start in range(0, len(words) - _WINDOW + _STRIDE, _STRIDE):
                 yield " ".join(words[start : start + _WINDOW]), False
+
+
+def _clauses(sentence: str) -> list[str]:
+    return [c.strip() for c in _CLAUSE_BREAK.split(sentence) if c.strip()]
 
 
 # A sentence this long may carry its request in a few words among many details; a shorter one is

@@ -145,11 +145,22 @@ class CommandGenerator:
         if new is not None:
             requests = await self._requests_in_order(u, ctx, view)
             first, later = (requests[0], requests[1:]) if requests else (new, [])
-            out.append(StartFlow(flow=first, confidence=u.intent_confidence, evidence=ev, then=later))
+            out.append(
+                StartFlow(
+                    flow=first,
+                    confidence=u.intent_confidence,
+                    evidence=ev,
+                    then=later,
+                    instead=view.active_flow is not None and u.has(Act.cancel),
+                    same_record=view.active_flow is not None and _same_record(u),
+                )
+            )
         elif view.active_flow is not None:
             out.append(SetSlots(evidence=ev))
         elif u.out_of_scope:
             out.append(CannotHandleCommand(reason="out_of_scope"))
+        elif u.frustrated and u.intent is None and view.active_flow is None and not view.expects:
+            out.append(CannotHandleCommand(reason="complaint"))  # "this is unacceptable, worst store ever"
         elif u.intent is None or u.intent == QUESTION_INTENT:
             out.extend(self._small_talk(u, view))
         return out, ev
@@ -167,13 +178,16 @@ class CommandGenerator:
 
     @staticmethod
     def _option(u: Understanding, inp: Any, view: ConversationView) -> str | None:
-        entity = u.first("choice")
-        choice = inp.choice or (str(entity.value) if entity else None)
-        if choice in view.options:
-            return choice
+        if inp.choice in view.options:
+            return inp.choice
         for value, offered in view.options.items():
             if offered.link is not None and u.intent == offered.link:
                 return value
+        if u.intent in view.flows:
+            return None  # "no, just check my order": the request, not the "no", is the answer
+        entity = u.first("choice")
+        if entity is not None and str(entity.value) in view.options:
+            return str(entity.value)
         for value, offered in view.options.items():
             if any(u.has(Act(a)) for a in offered.acts):
                 return value
@@ -257,3 +271,9 @@ def _only_values(u: Understanding) -> bool:
 
 def _more_than_courtesy(u: Understanding) -> bool:
     return len(without_courtesies(u.normalized, u.language).split()) >= _QUESTION_WORDS
+
+
+def _same_record(u: Understanding) -> bool:
+    """ "...cancel that order", "...return it": the record the request in progress is about."""
+    words = f" {u.normalized} "
+    return any(f" {w} " in words for w in phrases(u.language, "same_record_words"))
