@@ -316,3 +316,14 @@ async def test_an_unhappy_first_turn_is_offered_a_person_and_a_request_after_it_
     assert "sorry" in chat.text.lower() and "connect you with a person" in chat.text, chat.text
     await chat.say("no, just check my order")
     assert chat.state.active is not None and chat.state.active.intent == "order_status", chat.text
+
+
+async def test_an_item_is_taken_off_the_list_before_it_is_complete(chat, data):
+    order = next(o for o in ref.orders(data, status="pending") if len({i["name"] for i in o["items"]}) >= 3)
+    first, second = list(dict.fromkeys(i["name"] for i in order["items"]))[:2]
+    await chat.say(f"my email is {data['users'][order['user_id']]['email']}")
+    await chat.say(f"I want to change the {first.lower()} and the {second.lower()} in order {order['order_id']}")
+    await chat.say(f"actually take the {first.lower()} off the list")
+    assert "taken" in chat.text and "off the list" in chat.text, chat.text
+    kept = chat.state.active.value("item_ids")
+    assert [i["name"] for i in order["items"] if i["item_id"] in kept] == [second], chat.text

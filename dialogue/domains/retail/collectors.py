@@ -209,6 +209,19 @@ class ItemsCollector(Collector):
             # One mention that fits several different items comes with split confidence: not a choice.
             for entity in turn.evidence.all("item"):
                 (wanted if entity.confidence >= 0.5 else alike).append(str(entity.value))
+        taken_off = [i for i in wanted if i in so_far] if wanted and _says_remove(turn) else []
+        if taken_off:
+            # "take the perfume off the list": the item leaves the list, which stays open.
+            for item_id in taken_off:
+                so_far.remove(item_id)
+            set_slot(turn, frame, step.collect, so_far)
+            _mark_open(frame, step.collect, True)
+            if not quiet:
+                lines = {line["item_id"]: line for line in _order_lines(frame)}
+                turn.say(
+                    "item_taken_off", items=join([item_label(lines[i]) for i in taken_off if i in lines], turn.language)
+                )
+            return Accepted.progress
         added = []
         for item_id in wanted:
             line = next((r for r in remaining if r["item_id"] == item_id), None)
@@ -249,6 +262,12 @@ class ItemsCollector(Collector):
         _mark_open(frame, step.collect, False)
         turn.event("decision", "list_complete", {"slot": step.collect, "items": so_far})
         return Accepted.filled
+
+
+def _says_remove(turn: Turn) -> bool:
+    """The turn takes something off a list ("remove the perfume", "not the skateboard after all")."""
+    words = f" {turn.u.normalized} " if turn.u is not None else " "
+    return any(f" {w} " in words for w in phrases(turn.language, "remove_words"))
 
 
 class NewItemsCollector(Collector):
