@@ -327,3 +327,13 @@ async def test_an_item_is_taken_off_the_list_before_it_is_complete(chat, data):
     assert "taken" in chat.text and "off the list" in chat.text, chat.text
     kept = chat.state.active.value("item_ids")
     assert [i["name"] for i in order["items"] if i["item_id"] in kept] == [second], chat.text
+
+
+async def test_that_order_is_the_order_just_talked_about(chat, data):
+    user = next(u for u in data["users"].values() if len(u["orders"]) > 1)
+    order = data["orders"][user["orders"][-1]]
+    paid = sum(p["amount"] for p in order["payment_history"] if p["transaction_type"] == "payment")
+    await chat.say(f"my email is {user['email']}")
+    await chat.say(f"what's the status of order {order['order_id']}?")
+    await chat.say("how much did I pay for that order?")
+    assert f"${paid:,.2f}" in chat.text and order["order_id"] in chat.text, chat.text

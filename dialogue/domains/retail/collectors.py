@@ -96,6 +96,8 @@ class OrderCollector(Collector):
             ]
             if len(holding) == 1:
                 value = holding[0]
+        if value is None and turn.u is not None and _says_same_record(turn):
+            value = _last_order_talked_about(turn, frame)  # "how much did I pay for that order?"
         if value is None:
             return Accepted.nothing
         value = str(value).upper()
@@ -109,6 +111,19 @@ class OrderCollector(Collector):
                 return Accepted.rejected
         set_slot(turn, frame, "order_id", value)
         return Accepted.filled
+
+
+def _says_same_record(turn: Turn) -> bool:
+    words = f" {turn.u.normalized} " if turn.u is not None else " "
+    return any(f" {w} " in words for w in phrases(turn.language, "same_record_words"))
+
+
+def _last_order_talked_about(turn: Turn, frame: IntentFrame) -> str | None:
+    """The order of the most recent earlier request of this conversation, if any."""
+    for earlier in reversed(turn.state.intents):
+        if earlier is not frame and earlier.value("order_id"):
+            return str(earlier.value("order_id"))
+    return None
 
 
 # ---------------------------------------------------------------------- reasons
