@@ -131,7 +131,7 @@ def evaluate(
     )
 
 
-def tune(lang: str) -> dict[str, float]:
+def tune(lang: str) -> dict[str, float | str]:
     """Temperature by held-out log-loss, then threshold and margin by a cost that hates wrong guesses."""
     texts, labels = training_set(lang)
     flows = frozenset(load(lang, "intents").get("intents") or {})
@@ -165,20 +165,37 @@ def tune(lang: str) -> dict[str, float]:
                     utility -= WRONG_COST
             if utility > best[2]:
                 best = (float(threshold), float(margin), utility)
-    got = [decide(row, classes, best[0], best[1], flows, families).intent for row in probs]
-    flow_rows = [(g, label) for g, label in zip(got, labels, strict=True) if label in flows]
-    other = [g for g, label in zip(got, labels, strict=True) if label not in flows]
+    shipped = classifier(lang)
     return {
         "temperature": round(best_t, 2),
         "confidence": round(best[0], 2),
         "margin": round(best[1], 2),
-        # What those thresholds do on the held-out folds (each phrase scored by a model without it).
-        "folds_requests": len(flow_rows),
-        "folds_right": sum(g == label for g, label in flow_rows),
-        "folds_not_sure": sum(g is None for g, _ in flow_rows),
-        "folds_others": len(other),
-        "folds_others_not_sure": sum(g is None for g in other),
+        # What the suggested and the shipped thresholds do on the held-out folds (each phrase scored
+        # by a model that did not see it).
+        "folds_suggested": _folds(probs, classes, labels, flows, families, best[0], best[1]),
+        "folds_shipped": _folds(probs, classes, labels, flows, families, shipped.threshold, shipped.margin),
     }
+
+
+def _folds(
+    probs: np.ndarray,
+    classes: list[str],
+    labels: list[str],
+    flows: frozenset[str],
+    families: tuple[tuple[str, ...], ...],
+    threshold: float,
+    margin: float,
+) -> str:
+    got = [decide(row, classes, threshold, margin, flows, families).intent for row in probs]
+    requests = [(g, label) for g, label in zip(got, labels, strict=True) if label in flows]
+    others = [g for g, label in zip(got, labels, strict=True) if label not in flows]
+    right = sum(g == label for g, label in requests)
+    unsure = sum(g is None for g, _ in requests)
+    calm = sum(g is None for g in others)
+    return (
+        f"requests {right}/{len(requests)} right ({100 * right / len(requests):.1f}%), {unsure} not sure, "
+        f"{len(requests) - right - unsure} wrong; not requests: not sure on {calm}/{len(others)}"
+    )
 
 
 def main() -> None:
