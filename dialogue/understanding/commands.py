@@ -43,7 +43,7 @@ from dialogue.understanding.models import (
     Understanding,
     UnderstandingContext,
 )
-from dialogue.understanding.resources import fold, phrases
+from dialogue.understanding.resources import fold, phrases, says_any
 
 # Requests spoken in one breath ("return the keyboard and also change my address").
 _SPLIT = re.compile(r"\b(?:and also|also|and then|y también|y además|además)\b", re.IGNORECASE)
@@ -275,5 +275,4 @@ def _more_than_courtesy(u: Understanding) -> bool:
 
 def _same_record(u: Understanding) -> bool:
     """ "...cancel that order", "...return it": the record the request in progress is about."""
-    words = f" {u.normalized} "
-    return any(f" {w} " in words for w in phrases(u.language, "same_record_words"))
+    return says_any(u.normalized, u.language, "same_record_words")

@@ -56,6 +56,12 @@ def phrases(lang: str, key: str) -> tuple[str, ...]:
     return tuple(sorted({fold(str(p)) for p in items}, key=lambda p: (-len(p.split()), -len(p), p)))
 
 
+def says_any(normalized: str, lang: str, key: str) -> bool:
+    """Whether a normalised turn holds one of the lexicon's `key` phrases as whole words."""
+    words = f" {normalized} "
+    return any(f" {phrase} " in words for phrase in phrases(lang, key))
+
+
 @cache
 def mapping(lang: str, key: str) -> dict[str, Any]:
     """A word -> value table of the lexicon with folded keys."""

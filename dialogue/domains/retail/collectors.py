@@ -24,7 +24,7 @@ from dialogue.kernel.context import TurnContext as Turn
 from dialogue.kernel.steps.collect import CollectStep as Step
 from dialogue.state import Choice, IntentFrame
 from dialogue.understanding.models import Act
-from dialogue.understanding.resources import phrases
+from dialogue.understanding.resources import says_any
 
 DONE = "__done__"
 DEFAULT_ADDRESS = "__default_address__"
@@ -96,7 +96,7 @@ class OrderCollector(Collector):
             ]
             if len(holding) == 1:
                 value = holding[0]
-        if value is None and turn.u is not None and _says_same_record(turn):
+        if value is None and turn.u is not None and says_any(turn.u.normalized, turn.language, "same_record_words"):
             value = _last_order_talked_about(turn, frame)  # "how much did I pay for that order?"
         if value is None:
             return Accepted.nothing
@@ -111,11 +111,6 @@ class OrderCollector(Collector):
                 return Accepted.rejected
         set_slot(turn, frame, "order_id", value)
         return Accepted.filled
-
-
-def _says_same_record(turn: Turn) -> bool:
-    words = f" {turn.u.normalized} " if turn.u is not None else " "
-    return any(f" {w} " in words for w in phrases(turn.language, "same_record_words"))
 
 
 def _last_order_talked_about(turn: Turn, frame: IntentFrame) -> str | None:
@@ -281,8 +276,7 @@ class ItemsCollector(Collector):
 
 def _says_remove(turn: Turn) -> bool:
     """The turn takes something off a list ("remove the perfume", "not the skateboard after all")."""
-    words = f" {turn.u.normalized} " if turn.u is not None else " "
-    return any(f" {w} " in words for w in phrases(turn.language, "remove_words"))
+    return turn.u is not None and says_any(turn.u.normalized, turn.language, "remove_words")
 
 
 class NewItemsCollector(Collector):
@@ -498,8 +492,7 @@ class PaymentCollector(Collector):
     @staticmethod
     def _original_named(turn: Turn, frame: IntentFrame) -> str | None:
         """ "the original payment method", "the same card I paid with": the order's own payment method."""
-        words = f" {turn.u.normalized} "
-        if not any(f" {w} " in words for w in phrases(turn.language, "original_method_words")):
+        if not says_any(turn.u.normalized, turn.language, "original_method_words"):
             return None
         history = (frame.records.get("order") or {}).get("payment_history", [])
         return next((p["payment_method_id"] for p in history if p["transaction_type"] == "payment"), None)
