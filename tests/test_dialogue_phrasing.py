@@ -337,3 +337,15 @@ async def test_that_order_is_the_order_just_talked_about(chat, data):
     await chat.say(f"what's the status of order {order['order_id']}?")
     await chat.say("how much did I pay for that order?")
     assert f"${paid:,.2f}" in chat.text and order["order_id"] in chat.text, chat.text
+
+
+async def test_a_verified_customer_asking_about_a_product_hears_about_their_own(chat, data):
+    user = data["users"]["noah_brown_6181"]
+    line = next(i for i in data["orders"][user["orders"][0]]["items"] if i["name"] == "Backpack")
+    await chat.say("what options does the backpack come in?")
+    assert chat.text.startswith("The Backpack") and "Yours" not in chat.text, (
+        chat.text
+    )  # no account data before identity
+    await chat.say(f"my email is {user['email']}")
+    await chat.say("how much did the backpack cost?")
+    assert f"${line['price']:,.2f}" in chat.text and user["orders"][0] in chat.text, chat.text

@@ -633,7 +633,28 @@ class ProductCollector(Collector):
         if value is None:
             return Accepted.nothing
         set_slot(turn, frame, step.collect, str(value))
+        frame.template["yours"] = await _yours(turn, str(value))
         return Accepted.filled
+
+
+async def _yours(turn: Turn, product_id: str) -> str:
+    """ "How much did the backpack cost?": the customer's own ones, on their orders, with what they
+    paid, when they are verified; nothing otherwise."""
+    identity = turn.state.identity
+    if not identity.user_id or identity.level.value == "none":
+        return ""  # never a customer's records before they are verified
+    lines = [
+        turn.text(
+            "product_yours_line",
+            order_id=order["order_id"],
+            item=item_label(line),
+            price=money(line["price"], turn.language),
+        )
+        for order in (await records.orders(turn)).values()
+        for line in order.get("items", [])
+        if line.get("product_id") == product_id
+    ]
+    return turn.text("product_yours", lines=join(lines[:3], turn.language)) if lines else ""
 
 
 # ---------------------------------------------------------------------- subscription plans

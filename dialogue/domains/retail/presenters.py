@@ -395,6 +395,7 @@ def _say_values(turn: Turn, frame: IntentFrame, key: str) -> tuple[str, _Values]
         prices = [v["price"] for v in available] or [0.0]
         cheapest = min(available, key=lambda v: v["price"], default=None)
         values.update(
+            yours=frame.template.get("yours", ""),  # the customer's own, when verified (ProductCollector)
             cheapest=", ".join(f"{name} {value}" for name, value in cheapest["options"].items()) if cheapest else "",
             product=product["name"],
             available=len(available),
