@@ -62,9 +62,11 @@ def build_summary(
         if a.status not in ("ok",)
     ]
     policies = sorted({p for f in state.intents if f.intent in flows for p in flows[f.intent].policy})
-    open_requests = [
-        f.intent for f in state.intents if f.status in ("active", "paused", "handed_off", "pending_approval")
-    ]
+    open_requests = list(
+        dict.fromkeys(
+            f.intent for f in state.intents if f.status in ("active", "paused", "handed_off", "pending_approval")
+        )
+    )
     summary_text = _issue(state, intents, open_requests, reason)
     confidence = 1.0 if state.not_understood_streak == 0 else max(0.2, 1.0 - 0.4 * state.not_understood_streak)
     return HandoffSummary(
@@ -113,7 +115,6 @@ def _issue(state: ConversationState, intents: list[str], open_requests: list[str
     refused = list(dict.fromkeys(f.intent for f in state.intents if f.declined))
     if refused:
         parts.append("refused at the read-back: " + ", ".join(i.replace("_", " ") for i in refused))
-    open_requests = list(dict.fromkeys(open_requests))
     if open_requests:
         parts.append("open: " + ", ".join(i.replace("_", " ") for i in open_requests))
     done = [a for a in state.actions if a.verified]

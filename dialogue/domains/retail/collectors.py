@@ -442,9 +442,13 @@ def _pair(option: dict) -> tuple[str, str]:
     return str(option.get("name", "")).lower(), str(option.get("value", "")).lower()
 
 
+def _lowered(options: dict) -> dict[str, str]:
+    return {str(k).lower(): str(x).lower() for k, x in options.items()}
+
+
 def _score(variant: dict, wanted: list[tuple[str, str]]) -> int:
     """How many of the (option, value) pairs said the variant has (a pair without its name: any option)."""
-    options = {str(k).lower(): str(x).lower() for k, x in variant["options"].items()}
+    options = _lowered(variant["options"])
     return sum(1 for name, value in wanted if options.get(name) == value or value in options.values())
 
 
@@ -452,11 +456,10 @@ def _keeping_the_rest(line: dict, variants: list[dict], wanted: list[tuple[str, 
     """The variants whose options the customer did not name are those of the item they have."""
     values = {value for _, value in wanted}
     names = {name for name, _ in wanted if name}
-    have = {str(k).lower(): str(x).lower() for k, x in (line.get("options") or {}).items()}
+    have = _lowered(line.get("options") or {})
     kept = []
     for variant in variants:
-        options = {str(k).lower(): str(x).lower() for k, x in variant["options"].items()}
-        rest = {k: x for k, x in options.items() if k not in names and x not in values}
+        rest = {k: x for k, x in _lowered(variant["options"]).items() if k not in names and x not in values}
         if all(have.get(k) == x for k, x in rest.items()):
             kept.append(variant)
     return kept
@@ -465,14 +468,18 @@ def _keeping_the_rest(line: dict, variants: list[dict], wanted: list[tuple[str, 
 # ---------------------------------------------------------------------- payment methods
 
 
+def _original_method(frame: IntentFrame) -> str | None:
+    """The payment method the order in focus was paid with."""
+    history = (frame.records.get("order") or {}).get("payment_history", [])
+    return next((p["payment_method_id"] for p in history if p["transaction_type"] == "payment"), None)
+
+
 class PaymentCollector(Collector):
     slot = "payment_method_id"
 
     async def candidates(self, turn: Turn, frame: IntentFrame, step: Step) -> list[dict]:
         methods = records.payment_methods(await records.user(turn))
-        order = frame.records.get("order") or {}
-        history = order.get("payment_history", [])
-        original = next((p["payment_method_id"] for p in history if p["transaction_type"] == "payment"), None)
+        original = _original_method(frame)
         purpose = step.params.get("purpose")
         if purpose == "new_payment":
             return [m for m in methods if m["id"] != original]
@@ -494,8 +501,7 @@ class PaymentCollector(Collector):
         """ "the original payment method", "the same card I paid with": the order's own payment method."""
         if not says_any(turn.u.normalized, turn.language, "original_method_words"):
             return None
-        history = (frame.records.get("order") or {}).get("payment_history", [])
-        return next((p["payment_method_id"] for p in history if p["transaction_type"] == "payment"), None)
+        return _original_method(frame)
 
     async def accept(self, turn, frame, step, *, quiet=False) -> Accepted:
         methods = await self.candidates(turn, frame, step)
