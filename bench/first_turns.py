@@ -3,12 +3,14 @@
 Plays each message of bench/first_turns/*.yaml as the first turn of a new web-chat conversation
 against the embedded back office, and reads what Frontdesk did from the conversation's trajectory:
 the flow it started, the knowledge-base entry it answered from, a hand-off, "that is not something
-I can do", or "not understood". The messages were written, 8 per kind of request, by someone who
-never saw the phrase files; `heldout.yaml` is kept for measuring only (never read while improving
-the understanding), `dev.yaml` for finding what to improve. A request Frontdesk has no workflow for
-(accounts, newsletters, invoices, reviews, new orders...) is right only if no write flow starts.
+I can do", or "not understood". The messages were written by people who never saw the phrase
+files: `heldout.yaml` and `dev.yaml` (8 per kind), `dev2.yaml` (12), `dev3.yaml` (10) and
+`dev_es.yaml` (8, in Spanish) by other writers. `heldout.yaml` is kept for measuring only (never
+read while improving the understanding); the dev sets are for finding what to improve. A request
+Frontdesk has no workflow for (accounts, newsletters, invoices, reviews, new orders...) is right
+only if no write flow starts.
 
-    python bench/first_turns.py [--set heldout|dev|all] [--show-misses]
+    python bench/first_turns.py [--set heldout|dev|dev2|dev3|dev_es|all] [--show-misses]
 """
 
 from __future__ import annotations
@@ -113,7 +115,8 @@ async def play(turns: list[tuple[str, str, str]]) -> list[tuple[str, str, str, s
         ).open()
         results = []
         for where, kind, text in turns:
-            start = await engine.start("chat")
+            # A set named *_es is played as a Spanish-language chat (the widget's language choice).
+            start = await engine.start("chat", language="es" if where.endswith("_es") else None)
             result = await engine.handle(start.session_id, CustomerInput(text=text))
             events = await engine.store.events(start.session_id)
             got = outcome(events, result.state)
@@ -126,10 +129,10 @@ async def play(turns: list[tuple[str, str, str]]) -> list[tuple[str, str, str, s
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--set", choices=["heldout", "dev", "all"], default="heldout")
+    parser.add_argument("--set", choices=["heldout", "dev", "dev2", "dev3", "dev_es", "all"], default="heldout")
     parser.add_argument("--show-misses", action="store_true", help="print each miss with the reply")
     args = parser.parse_args()
-    names = ["dev", "heldout"] if args.set == "all" else [args.set]
+    names = ["dev", "dev2", "dev3", "dev_es", "heldout"] if args.set == "all" else [args.set]
     turns = [
         (name, kind, str(text))
         for name in names

@@ -349,3 +349,87 @@ async def test_a_verified_customer_asking_about_a_product_hears_about_their_own(
     await chat.say(f"my email is {user['email']}")
     await chat.say("how much did the backpack cost?")
     assert f"${line['price']:,.2f}" in chat.text and user["orders"][0] in chat.text, chat.text
+
+
+@pytest.mark.parametrize(
+    "words",
+    [
+        "hello yeah I'd like to cancel my account with you guys permanently",
+        "i need to change the email address on my account, I don't use the old one anymore",
+        "i'd like to order 2 of the white t-shirts in size M",
+        "can i cancel the newsletter subscription",
+    ],
+)
+async def test_what_no_flow_does_is_out_of_scope_however_much_it_sounds_like_a_flow(chat, words):
+    await chat.say(words)
+    assert "not something I can do" in chat.text, chat.text
+    assert chat.state.active is None and not chat.state.intents, chat.text
+
+
+async def test_a_request_beside_an_out_of_scope_word_is_still_taken(chat, data):
+    order = next(o for o in ref.orders(data, status="pending"))
+    await chat.say(f"please cancel order {order['order_id']}, and no, I don't want your newsletter")
+    assert chat.state.active is not None and chat.state.active.intent == "cancel_order", chat.text
+
+
+@pytest.mark.parametrize(
+    ("words", "entry"),
+    [
+        ("my order already shipped, is it still possible to cancel it without penalty?", "cancel_"),
+        ("Hi! I want to know your return policy before I buy anything.", "return_rules"),
+    ],
+)
+async def test_a_question_about_the_rules_is_answered_not_turned_into_the_request(chat, words, entry):
+    await chat.say(words)
+    events = await chat.engine.store.events(chat.session_id)
+    answered = [e.data["entry"] for e in events if e.name == "knowledge_answer"]
+    assert len(answered) == 1 and answered[0].startswith(entry), chat.text
+    assert chat.state.active is None and not chat.state.intents, chat.text
+
+
+async def test_a_request_about_the_rules_the_knowledge_base_cannot_answer_still_starts(chat, data):
+    order = next(o for o in ref.orders(data, status="pending"))
+    await chat.say(f"cancel order {order['order_id']} please, whatever your policy says")
+    assert chat.state.active is not None and chat.state.active.intent == "cancel_order", chat.text
+
+
+@pytest.mark.parametrize(
+    "words", ["I need to raise a complaint about a bad experience with your support team", "how do i file a complaint"]
+)
+async def test_a_complaint_without_a_request_is_offered_a_person(chat, words):
+    await chat.say(words)
+    assert "sorry" in chat.text.lower() and "connect you with a person" in chat.text, chat.text
+    assert chat.state.active is None
+
+
+async def test_a_policy_question_nothing_answers_is_said_so_and_kept_for_review(chat):
+    await chat.say("what is your policy on price matching?")
+    events = await chat.engine.store.events(chat.session_id)
+    assert not [e for e in events if e.name == "knowledge_answer"], chat.text
+    kept = [e.data for e in events if e.name == "unanswered_question"]
+    assert kept and kept[0]["text"] == "what is your policy on price matching?", chat.text
+    assert "person" in chat.text, chat.text
+
+
+async def test_what_a_return_would_refund_is_told_from_the_order_and_nothing_is_proposed(chat, data):
+    order = next(o for o in ref.orders(data, status="delivered") if len({i["name"] for i in o["items"]}) > 2)
+    item = order["items"][1]
+    user = data["users"][order["user_id"]]
+    await chat.say(f"my email is {user['email']}")
+    name, order_id = item["name"].lower(), order["order_id"]
+    await chat.say(f"how much would I get back if I returned the {name} from order {order_id}?")
+    assert f"would refund ${item['price']:,.2f}" in chat.text and "Nothing has been changed" in chat.text, chat.text
+    assert chat.state.pending_confirmation is None and chat.state.active is None
+    await chat.say("ok, return it then")
+    frame = chat.state.active
+    assert frame.intent == "return_items" and frame.value("item_ids") == [item["item_id"]], chat.text
+
+
+async def test_what_a_cancellation_would_refund_is_its_total(chat, data):
+    order = next(o for o in ref.orders(data, status="pending"))
+    user = data["users"][order["user_id"]]
+    paid = sum(p["amount"] for p in order["payment_history"] if p["transaction_type"] == "payment")
+    await chat.say(f"if I cancel order {order['order_id']}, how much would I get back?")
+    await chat.say(f"{user['email']}")
+    assert f"would refund its full total, ${paid:,.2f}" in chat.text, chat.text
+    assert chat.state.pending_confirmation is None and not any(f.intent == "cancel_order" for f in chat.state.intents)

@@ -136,6 +136,7 @@ class Kernel:
             choices=[c.value for c in state.choices],
             intent_switch_confidence=self.config.intent_switch_confidence,
             digression_confidence=self.config.digression_confidence,
+            what_if={request: f.name for f in self.ports.flows.values() for request in f.answers_what_if},
         )
 
     async def reread(self, turn: TurnContext, text: str, expects: str) -> Evidence:
@@ -362,6 +363,8 @@ class Kernel:
             return True
         if question.certain:
             turn.used = True
+            # Kept for the knowledge-gap review: what was asked that nothing answers.
+            turn.event("decision", "unanswered_question", {"text": question.text, "topic": question.topic})
             await self.repair.run(turn, "no_policy_answer")
             return True
         return False

@@ -57,6 +57,9 @@ class Flow(BaseModel):
     identity: IdentityLevel = IdentityLevel.basic
     policy: list[str] = Field(default_factory=list)
     params: list[str] = Field(default_factory=list)
+    # Requests whose "what if" this flow answers from the records ("how much would a return refund?"):
+    # such a question starts this flow instead of theirs, so it never becomes their read-back.
+    answers_what_if: list[str] = Field(default_factory=list)
     steps: list[Any]
     source: str = Field(default="", exclude=True)
 

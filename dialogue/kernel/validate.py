@@ -48,6 +48,10 @@ def validate(
     for name, flow in flows.items():
         if intents and name not in intents and name not in linked:
             problems.append(f"{flow.source}:1: flow {name!r} is no intent understanding knows, and nothing links to it")
+    for name, flow in flows.items():
+        for request in flow.answers_what_if:
+            if request not in flows:
+                problems.append(f"{flow.source}:1: flow {name!r} answers what {request!r} would do; no such flow")
     for name in REQUIRED:
         if name not in patterns:
             problems.append(f"no repair flow {name!r} (the kernel runs it): add assets/patterns/{name}.yaml")

@@ -19,6 +19,7 @@ from dialogue.understanding.intent import IntentResult, classifier
 from dialogue.understanding.language import detect as detect_language
 from dialogue.understanding.language import warm_up as warm_language
 from dialogue.understanding.models import (
+    COMPLAINT_LABEL,
     HUMAN_INTENT,
     OUT_OF_SCOPE_LABEL,
     SUPPORTED_LANGUAGES,
@@ -79,7 +80,9 @@ class BuiltinUnderstanding:
         doc = normalize(text, language)
         found = entities.extract(doc, ctx, self.pack)
         acts = detect_acts(doc, {f.start for f in found})
-        guess = self._intent(text, doc.text, language)
+        # Mid-request, a stretch of an answer ("the thermostat should be compatible with ...") is no
+        # new request: only whole sentences and clauses are read for one.
+        guess = self._intent(text, doc.text, language, stretches=ctx.active_intent is None)
         intent, confidence = guess.intent, guess.confidence
         if Act.human in acts:
             # An explicit ask for a person is a rule, not a guess.
@@ -94,6 +97,7 @@ class BuiltinUnderstanding:
             intent_confidence=confidence,
             ranking=guess.ranking,
             out_of_scope=intent is None and self._out_of_scope(guess, language),
+            complaint=intent is None and self._complaint(guess, language),
             acts=acts,
             entities=entities.to_entities(doc, found),
             sentiment=sentiment,
@@ -102,11 +106,22 @@ class BuiltinUnderstanding:
         )
 
     @staticmethod
+    def _complaint(guess: IntentResult, language: str) -> bool:
+        """Sure that the turn complains: a complaint and an ask for a person (both end with a person)
+        together as sure as a flow would have to be, the complaint among them ("I need to raise a
+        complaint about your support team")."""
+        threshold = classifier(language).threshold
+        if guess.label == COMPLAINT_LABEL and guess.label_confidence >= threshold:
+            return True
+        together = guess.label_confidence + guess.runner_up_confidence
+        return {guess.label, guess.runner_up} == {COMPLAINT_LABEL, HUMAN_INTENT} and together >= threshold
+
+    @staticmethod
     def _out_of_scope(guess: IntentResult, language: str) -> bool:
         """Sure that the turn asks for something no flow does, as sure as a flow would have to be."""
         return guess.label == OUT_OF_SCOPE_LABEL and guess.label_confidence >= classifier(language).threshold
 
-    def _intent(self, text: str, normalized: str, language: str) -> IntentResult:
+    def _intent(self, text: str, normalized: str, language: str, *, stretches: bool = True) -> IntentResult:
         """The request of the whole turn, or, when the whole is unsure, of its first clear part: a long
         opening ("Hi, I'm Yusuf, zip 19122. I'd like to swap ... Any difference can go on my Visa.")
         dilutes the words that ask for something with the words that give details."""
@@ -120,26 +135,30 @@ class BuiltinUnderstanding:
         parts = [
             (
                 normalize(sentence, language).text if len(split) > 1 else normalized,
-                [normalize(c, language).text for c in clauses] if len(clauses := _clauses(sentence)) > 1 else [],
+                [normalize(c, language).text for c in parts_of] if len(parts_of := clauses(sentence)) > 1 else [],
             )
             for sentence in split
         ]
         # The whole of several sentences may be carried by its details ("... Any difference can go
         # on my Visa." sounds like a change of payment): the first sure part, if it is at least as
         # sure as the whole, is the request.
-        # A first part that surely asks for what no flow does ("Can you place an order for me? I'd
-        # like two of the boots in size 10.") is the request too: the details after it are its own.
-        for part, whole_sentence in _parts(parts):
+        # A sentence that surely asks for what no flow does ("Can you place an order for me? I'd like
+        # two of the boots in size 10.") is the request when no later part surely asks for a flow: a
+        # story may come first ("We both bought the same air fryer, so he has two. I'd like to send
+        # mine back."); the words no flow does are caught by the command generator either way.
+        beside: IntentResult | None = None
+        for part, whole_sentence in _parts(parts, stretches):
             guess = model.predict(part, self.intents)
-            sure = guess.confidence if guess.intent is not None else 0.0
             if guess.intent is None and whole_sentence and self._out_of_scope(guess, language):
-                sure = guess.label_confidence  # a stretch of words out of scope says little
+                beside = beside or guess  # a stretch of words out of scope says little
+                continue
+            sure = guess.confidence if guess.intent is not None else 0.0
             if sure >= _PART_CONFIDENCE:
                 return guess if sure >= whole.confidence or whole.intent is None else whole
-        return whole
+        return beside if beside is not None and whole.intent is None else whole
 
 
-def _parts(sentences: list[tuple[str, list[str]]]) -> Iterator[tuple[str, bool]]:
+def _parts(sentences: list[tuple[str, list[str]]], stretches: bool = True) -> Iterator[tuple[str, bool]]:
     """Each sentence (when there are several), then its clauses, then stretches of it: people say
     what they want first and the details after ("I'd like to change the grill for one with medium
     size, charcoal type and rotisserie features"), and a sentence's request comes before a later
@@ -150,12 +169,13 @@ def _parts(sentences: list[tuple[str, list[str]]]) -> Iterator[tuple[str, bool]]
         for clause in clauses:
             yield clause, False
         words = sentence.split()
-        if len(words) > _LONG_SENTENCE:
+        if stretches and len(words) > _LONG_SENTENCE:
             for start in range(0, len(words) - _WINDOW + _STRIDE, _STRIDE):
                 yield " ".join(words[start : start + _WINDOW]), False
 
 
-def _clauses(sentence: str) -> list[str]:
+def clauses(sentence: str) -> list[str]:
+    """A sentence's parts between commas and semicolons."""
     return [c.strip() for c in _CLAUSE_BREAK.split(sentence) if c.strip()]
 
 

@@ -34,7 +34,7 @@ from dialogue.kernel.commands import (
 )
 from dialogue.kernel.commands import CannotHandle as CannotHandleCommand
 from dialogue.kernel.evidence import Evidence
-from dialogue.understanding.intent import without_courtesies
+from dialogue.understanding.intent import features_text, without_courtesies
 from dialogue.understanding.models import (
     HUMAN_INTENT,
     QUESTION_INTENT,
@@ -74,6 +74,7 @@ class ConversationView(BaseModel):
     keywords: dict[str, list[str]] = Field(default_factory=dict)  # words that pick each of them
     options: dict[str, OptionView] = Field(default_factory=dict)  # a repair flow's question's options
     choices: list[str] = Field(default_factory=list)  # values of the quick replies offered
+    what_if: dict[str, str] = Field(default_factory=dict)  # request -> the flow answering "what would it do?"
     intent_switch_confidence: float = 0.55
     digression_confidence: float = 0.9
     # The identity question is read as identity; a question whose answer holds a zip code (an
@@ -142,9 +143,18 @@ class CommandGenerator:
                 return [*out, AnswerOption(value=chosen)], ev
 
         new = self._new_request(u, inp, ev, view)
+        if new is not None and _asks_what_no_flow_does(u):
+            # "cancel my account", "unsubscribe me": no flow's request, however much it sounds like one.
+            return [*out, CannotHandleCommand(reason="out_of_scope")], ev
         if new is not None:
             requests = await self._requests_in_order(u, ctx, view)
             first, later = (requests[0], requests[1:]) if requests else (new, [])
+            if first in view.what_if and _asks_what_if(u):
+                first = view.what_if[first]  # "how much would I get back if I returned it?"
+            if view.active_flow is None and _asks_about_rules(u):
+                # "is it still possible to cancel without penalty?": the rule, when the knowledge
+                # base surely has it, answers; only a question it cannot answer starts the request.
+                out.append(AskQuestion(topic="policy", text=u.text))
             out.append(
                 StartFlow(
                     flow=first,
@@ -155,11 +165,14 @@ class CommandGenerator:
                     same_record=view.active_flow is not None and _same_record(u),
                 )
             )
+        elif view.active_flow is None and (answering := _what_if_flow(u, view)) is not None:
+            out.append(StartFlow(flow=answering, confidence=u.intent_confidence, evidence=ev))
         elif view.active_flow is not None:
             out.append(SetSlots(evidence=ev))
-        elif u.out_of_scope:
+        elif u.out_of_scope and (not out or _asks_what_no_flow_does(u)):
+            # "my email is ..." gives an identity, whatever the classifier makes of "email".
             out.append(CannotHandleCommand(reason="out_of_scope"))
-        elif u.frustrated and u.intent is None and view.active_flow is None and not view.expects:
+        elif (u.frustrated or u.complaint) and u.intent is None and view.active_flow is None and not view.expects:
             out.append(CannotHandleCommand(reason="complaint"))  # "this is unacceptable, worst store ever"
         elif u.intent is None or u.intent == QUESTION_INTENT:
             out.extend(self._small_talk(u, view))
@@ -267,6 +280,58 @@ def _only_values(u: Understanding) -> bool:
             rest = rest.replace(f" {words} ", " ")
     allowed = set(phrases(u.language, "value_words"))
     return all(word in allowed for word in rest.split())
+
+
+def _asks_what_if(u: Understanding) -> bool:
+    """A question about what a change would do, not a request to make it: the lexicon's
+    `what_if_words` and `amount_words` ("how much would I get back if I returned the lamp?")."""
+    return says_any(u.normalized, u.language, "what_if_words") and says_any(u.normalized, u.language, "amount_words")
+
+
+def _what_if_flow(u: Understanding, view: ConversationView) -> str | None:
+    """The flow that answers a "what would it refund" question the classifier took for a policy
+    question: the likeliest request it is about, among those ranked."""
+    if not view.what_if or not _asks_what_if(u):
+        return None
+    answering = set(view.what_if.values())
+    for guess in u.ranking:
+        if guess.name in answering:
+            return guess.name
+        if guess.name in view.what_if:
+            return view.what_if[guess.name]
+    return None
+
+
+def _asks_what_no_flow_does(u: Understanding) -> bool:
+    """The turn names something no flow does (lexicon `out_of_scope_words`: an account, a newsletter,
+    a new purchase) and, besides it, nothing a flow does (`in_scope_words`, a record's number)."""
+    if not says_any(u.normalized, u.language, "out_of_scope_words"):
+        return False
+    # Every word of every such phrase is set aside, overlaps included ("change the email address":
+    # "address" is the email's here, not a shipping address).
+    words = u.normalized.split()
+    taken = [False] * len(words)
+    for phrase in phrases(u.language, "out_of_scope_words"):
+        size = len(phrase.split())
+        for start in range(len(words) - size + 1):
+            if " ".join(words[start : start + size]) == phrase:
+                taken[start : start + size] = [True] * size
+    rest = " ".join("_" if gone else word for word, gone in zip(words, taken, strict=True))
+    return not says_any(" ".join(features_text(rest, u.language).split()), u.language, "in_scope_words")
+
+
+def _asks_about_rules(u: Understanding) -> bool:
+    """A question about how things are done ("is there a restocking fee for returns?"), not a request
+    to do one: the lexicon's `policy_words`, asked as a question (a question mark, a question's
+    opening word or a cue such as "i want to know")."""
+    if not says_any(u.normalized, u.language, "policy_words"):
+        return False
+    core = f" {without_courtesies(u.normalized, u.language)} "
+    return (
+        "?" in u.text
+        or any(core.startswith(f" {q} ") for q in phrases(u.language, "question_openings"))
+        or says_any(u.normalized, u.language, "question_cues")
+    )
 
 
 def _more_than_courtesy(u: Understanding) -> bool:

@@ -33,6 +33,9 @@ from dialogue.understanding.normalize import normalize
 from dialogue.understanding.resources import load, mapping, phrases
 
 _lock = threading.Lock()
+# A word shorter than this is not corrected: one edit away from a four-letter word is too often
+# another word or a name ("chen", "when").
+_SHORTEST_TYPO = 5
 _EMAIL = re.compile(r"\S+@\S+")
 _NUMBER = re.compile(r"\b\d+(?:[.:]\d+)?(?:st|nd|rd|th)?\b")
 
@@ -44,6 +47,8 @@ class IntentResult:
     ranking: list[IntentGuess]
     label: str  # the best class, flow or not ("greet", "out_of_scope", ...)
     label_confidence: float
+    runner_up: str = "none"  # the second best class, flow or not
+    runner_up_confidence: float = 0.0
 
 
 @cache
@@ -195,14 +200,23 @@ class IntentClassifier:
         self._scorer = _FastScorer(self.pipeline)
         words = self.pipeline.named_steps["features"].transformer_list[0][1].vocabulary_
         self._vocabulary = frozenset(w for w in words if " " not in w)
-        self._choices = tuple(sorted(w for w in self._vocabulary if len(w) >= 4 and w.isalpha()))
+        self._choices = tuple(sorted(w for w in self._vocabulary if len(w) >= _SHORTEST_TYPO - 1 and w.isalpha()))
+        # How many phrases use each word: the phrases hold a few typos too ("swich"), and a slip is
+        # corrected to the common word it is as near to ("swtich" -> "switch", not "swich").
+        self._uses = Counter(w for text in texts for w in set(text.split()))
         self._corrections = lru_cache(maxsize=4096)(self._nearest)
 
     def _nearest(self, word: str) -> str:
         # One edit (a swap of two letters counts as one) for short words, two for long ones.
         limit = 1 if len(word) < 8 else 2
-        best = process.extractOne(word, self._choices, scorer=OSA.distance, score_cutoff=limit)
-        if best is None or best[0].startswith(word) or word.startswith(best[0]):
+        near = process.extract(word, self._choices, scorer=OSA.distance, score_cutoff=limit, limit=None)
+        # A slip rarely hits the first letter: "resistance" is no typo of "assistance", nor a name
+        # ("chen") of "when".
+        near = [match for match in near if match[0][0] == word[0]]
+        if not near:
+            return word
+        best = min(near, key=lambda match: (match[1], -self._uses[match[0]]))
+        if best[0].startswith(word) or word.startswith(best[0]):
             return word  # another form of a word ("tienes", "tiene") is not a typo of it
         return best[0]
 
@@ -217,7 +231,7 @@ class IntentClassifier:
         return text if fixed == words else " ".join(fixed)
 
     def _known(self, word: str) -> str:
-        if len(word) < 4 or not word.isalpha() or word in self._vocabulary:
+        if len(word) < _SHORTEST_TYPO or not word.isalpha() or word in self._vocabulary:
             return word
         return self._corrections(word)
 
@@ -259,11 +273,13 @@ def decide(
             groups.append((float(probs[members].sum()), max(members, key=lambda i: probs[i])))
     groups.extend((float(probs[i]), int(i)) for i in range(len(classes)) if i not in grouped)
     groups.sort(key=lambda g: -g[0])
-    (top, best), second = groups[0], groups[1][0] if len(groups) > 1 else 0.0
+    top, best = groups[0]
+    second, other = groups[1] if len(groups) > 1 else (0.0, best)
     label = classes[best]
+    runner_up = (classes[other], second) if other != best else ("none", 0.0)
     if label in intents and top >= threshold and top - second >= margin:
-        return IntentResult(label, round(top, 4), ranking, label, top)
-    return IntentResult(None, round(top, 4) if label in intents else 0.0, ranking, label, top)
+        return IntentResult(label, round(top, 4), ranking, label, top, *runner_up)
+    return IntentResult(None, round(top, 4) if label in intents else 0.0, ranking, label, top, *runner_up)
 
 
 @cache

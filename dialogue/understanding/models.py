@@ -21,6 +21,8 @@ HUMAN_INTENT = "talk_to_person"
 QUESTION_INTENT = "policy_question"
 # The phrase class of asks no flow does ("delete my account", "unsubscribe me").
 OUT_OF_SCOPE_LABEL = "out_of_scope"
+# The phrase class of complaints with no request in them ("your service is terrible").
+COMPLAINT_LABEL = "complaint"
 
 SUPPORTED_LANGUAGES = ("en", "es")
 
@@ -84,6 +86,8 @@ class Understanding(ActsAndEntities, BaseModel):
     # Sure that the turn asks for something no flow does (an account, a newsletter, an invoice):
     # said so, with what can be done, rather than "not understood".
     out_of_scope: bool = False
+    # Sure that the turn complains without asking for anything ("how do i file a complaint").
+    complaint: bool = False
     acts: list[Act] = Field(default_factory=list)
     entities: list[Entity] = Field(default_factory=list)
     sentiment: float = Field(default=0.0, ge=-1.0, le=1.0)

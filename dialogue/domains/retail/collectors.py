@@ -121,6 +121,15 @@ def _last_order_talked_about(turn: Turn, frame: IntentFrame) -> str | None:
     return None
 
 
+def _last_items_talked_about(turn: Turn, frame: IntentFrame) -> list[str]:
+    """The items of the most recent earlier request about the same order ("how much would the lamp
+    refund?" then "ok, return it"), if any."""
+    for earlier in reversed(turn.state.intents):
+        if earlier is not frame and earlier.value("order_id") == frame.value("order_id") and earlier.value("item_ids"):
+            return [str(i) for i in earlier.value("item_ids")]
+    return []
+
+
 # ---------------------------------------------------------------------- reasons
 
 
@@ -219,6 +228,8 @@ class ItemsCollector(Collector):
             # One mention that fits several different items comes with split confidence: not a choice.
             for entity in turn.evidence.all("item"):
                 (wanted if entity.confidence >= 0.5 else alike).append(str(entity.value))
+            if not wanted and not alike and says_any(turn.u.normalized, turn.language, "same_record_words"):
+                wanted = _last_items_talked_about(turn, frame)  # "ok, return it then"
         taken_off = [i for i in wanted if i in so_far] if wanted and _says_remove(turn) else []
         if taken_off:
             # "take the perfume off the list": the item leaves the list, which stays open.

@@ -382,6 +382,9 @@ def _say_values(turn: Turn, frame: IntentFrame, key: str) -> tuple[str, _Values]
             slug = order.get("status", "").split(" ")[0].replace("(", "")
             if turn.has_text(f"order_status_{slug}"):
                 key = f"order_status_{slug}"
+        if key == "refund_quote_return":
+            key, quote = _refund_quote(turn, frame, order)
+            values.update(quote)
     product = frame.records.get("product")
     if product:
         variants = list(product.get("variants", {}).values())
@@ -423,6 +426,32 @@ def _say_values(turn: Turn, frame: IntentFrame, key: str) -> tuple[str, _Values]
     for k, v in frame.template.items():
         values.setdefault(k, v)
     return key, values
+
+
+def _refund_quote(turn: Turn, frame: IntentFrame, order: dict) -> tuple[str, dict[str, Any]]:
+    """What returning the items named (a delivered order) or cancelling (a pending one) would refund,
+    from the order as read: a question about a change, answered without proposing it."""
+    lang = turn.language
+    methods = _methods(turn, frame)
+    history = order.get("payment_history", [])
+    if order.get("status") == "pending":
+        paid = sum(float(p.get("amount") or 0) for p in history if p.get("transaction_type") == "payment")
+        refunds = _refund_lines(turn, history, methods, "payment")
+        return "refund_quote_cancel", {"amount": money(paid, lang), "refunds": refunds}
+    if order.get("status") != "delivered":
+        return "refund_quote_none", {}
+    named = set(frame.value("item_ids") or [])
+    items = [i for i in order.get("items", []) if i.get("item_id") in named]
+    payment = next((p for p in history if p.get("transaction_type") == "payment"), {})
+    method = methods.get(payment.get("payment_method_id", ""))
+    card = bool(method) and method.get("source") == "gift_card"
+    return "refund_quote_return", {
+        "or_gift_card": "" if card else turn.text("refund_quote_or_gift_card"),
+        "what": item_names(items, lang),
+        "amount": money(sum(float(i.get("price") or 0) for i in items), lang),
+        "method": payment_text(method, lang) if method else turn.text("original_method"),
+        "timing": refund_timing(method, lang),
+    }
 
 
 def _paid(turn: Turn, frame: IntentFrame, order: dict) -> str:

@@ -86,5 +86,6 @@ RETAIL_UNDERSTANDING = UnderstandingPack(
         IntentKind("schedule_callback", "be called back by a person at a given time"),
         IntentKind("refund_status", "where a refund for one of their orders is: how much, to which method, when"),
         IntentKind("gift_card_balance", "how much is left on their gift card"),
+        IntentKind("refund_quote", "how much a return or a cancellation would refund, asked without asking for it"),
     ),
 )
