@@ -129,10 +129,11 @@ async def play(turns: list[tuple[str, str, str]]) -> list[tuple[str, str, str, s
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--set", choices=["heldout", "dev", "dev2", "dev3", "dev_es", "all"], default="heldout")
+    sets = sorted(path.stem for path in HERE.glob("*.yaml"))  # heldout, dev, dev2, ...
+    parser.add_argument("--set", choices=[*sets, "all"], default="heldout")
     parser.add_argument("--show-misses", action="store_true", help="print each miss with the reply")
     args = parser.parse_args()
-    names = ["dev", "dev2", "dev3", "dev_es", "heldout"] if args.set == "all" else [args.set]
+    names = sets if args.set == "all" else [args.set]
     turns = [
         (name, kind, str(text))
         for name in names

@@ -125,8 +125,9 @@ class KnowledgeBase:
             parts += [c for c in clauses(sentence) if len(c.split()) >= _CLAUSE_WORDS and c not in parts]
         threshold = self.thresholds.get(language, _DEFAULT_THRESHOLD)
         found: tuple[float, int] | None = None
+        index_vectors = self._vectors(language)
         for part, vector in zip(parts, embed(parts), strict=True):
-            scores = self._vectors(language) @ vector
+            scores = index_vectors @ vector
             best = int(scores.argmax())
             index = self._questions[language][best][0]
             if scores[best] < threshold or (found is not None and scores[best] <= found[0]):
