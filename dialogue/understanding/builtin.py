@@ -22,6 +22,7 @@ from dialogue.understanding.models import (
     COMPLAINT_LABEL,
     HUMAN_INTENT,
     OUT_OF_SCOPE_LABEL,
+    QUESTION_INTENT,
     SUPPORTED_LANGUAGES,
     Act,
     Understanding,
@@ -145,7 +146,9 @@ class BuiltinUnderstanding:
         # A sentence that surely asks for what no flow does ("Can you place an order for me? I'd like
         # two of the boots in size 10.") is the request when no later part surely asks for a flow: a
         # story may come first ("We both bought the same air fryer, so he has two. I'd like to send
-        # mine back."); the words no flow does are caught by the command generator either way.
+        # mine back."); the words no flow does are caught by the command generator either way. So is
+        # a part that asks a policy question: a request in the same turn is what the turn is for
+        # ("my name is ... identity verified ..., zip ...; cancel order #W...").
         beside: IntentResult | None = None
         for part, whole_sentence in _parts(parts, stretches):
             guess = model.predict(part, self.intents)
@@ -153,6 +156,9 @@ class BuiltinUnderstanding:
                 beside = beside or guess  # a stretch of words out of scope says little
                 continue
             sure = guess.confidence if guess.intent is not None else 0.0
+            if guess.intent == QUESTION_INTENT and sure >= _PART_CONFIDENCE:
+                beside = beside or guess
+                continue
             if sure >= _PART_CONFIDENCE:
                 return guess if sure >= whole.confidence or whole.intent is None else whole
         return beside if beside is not None and whole.intent is None else whole
