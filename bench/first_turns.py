@@ -4,13 +4,14 @@ Plays each message of bench/first_turns/*.yaml as the first turn of a new web-ch
 against the embedded back office, and reads what Frontdesk did from the conversation's trajectory:
 the flow it started, the knowledge-base entry it answered from, a hand-off, "that is not something
 I can do", or "not understood". The messages were written by people who never saw the phrase
-files: `heldout.yaml` and `dev.yaml` (8 per kind), `dev2.yaml` (12), `dev3.yaml` (10) and
-`dev_es.yaml` (8, in Spanish) by other writers. `heldout.yaml` is kept for measuring only (never
-read while improving the understanding); the dev sets are for finding what to improve. A request
+files: `heldout.yaml` and `dev.yaml` (8 per kind), `dev2.yaml` (12), `dev3.yaml` (10), `dev4.yaml`
+(10), `dev_es.yaml` and `dev_es2.yaml` (8 each, in Spanish) by other writers. `heldout.yaml` is
+kept for measuring only (never read while improving the understanding); the dev sets are for
+finding what to improve (each was first measured before any fix it led to). A request
 Frontdesk has no workflow for (accounts, newsletters, invoices, reviews, new orders...) is right
 only if no write flow starts.
 
-    python bench/first_turns.py [--set heldout|dev|dev2|dev3|dev_es|all] [--show-misses]
+    python bench/first_turns.py [--set heldout|dev|dev2|dev3|dev4|dev_es|dev_es2|all] [--show-misses]
 """
 
 from __future__ import annotations
@@ -115,8 +116,8 @@ async def play(turns: list[tuple[str, str, str]]) -> list[tuple[str, str, str, s
         ).open()
         results = []
         for where, kind, text in turns:
-            # A set named *_es is played as a Spanish-language chat (the widget's language choice).
-            start = await engine.start("chat", language="es" if where.endswith("_es") else None)
+            # A set named *_es* is played as a Spanish-language chat (the widget's language choice).
+            start = await engine.start("chat", language="es" if "_es" in where else None)
             result = await engine.handle(start.session_id, CustomerInput(text=text))
             events = await engine.store.events(start.session_id)
             got = outcome(events, result.state)

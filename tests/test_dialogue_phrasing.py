@@ -363,6 +363,9 @@ async def test_a_verified_customer_asking_about_a_product_hears_about_their_own(
         "i need to change the email address on my account, I don't use the old one anymore",
         "i'd like to order 2 of the white t-shirts in size M",
         "can i cancel the newsletter subscription",
+        "my employer needs an invoice with the VAT shown for order W2378156, can you send one",
+        "I want to open an account so that I can see all my orders in one place",
+        "update account info",
     ],
 )
 async def test_what_no_flow_does_is_out_of_scope_however_much_it_sounds_like_a_flow(chat, words):
@@ -389,6 +392,16 @@ async def test_a_question_about_the_rules_is_answered_not_turned_into_the_reques
     answered = await answered_from_knowledge(chat)
     assert len(answered) == 1 and answered[0].startswith(entry), chat.text
     assert chat.state.active is None and not chat.state.intents, chat.text
+
+
+async def test_a_polite_request_with_a_rule_word_and_a_detail_sentence_starts_the_request(chat, data):
+    order = next(o for o in ref.orders(data, status="pending"))
+    await chat.say(
+        f"Can you change the payment on order {order['order_id']} to my store credit card? "
+        "Any difference can go on my paypal."
+    )
+    assert not await answered_from_knowledge(chat), chat.text
+    assert chat.state.active is not None and chat.state.active.intent == "modify_order_payment", chat.text
 
 
 async def test_a_request_about_the_rules_the_knowledge_base_cannot_answer_still_starts(chat, data):

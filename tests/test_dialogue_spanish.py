@@ -142,6 +142,16 @@ async def test_pregunta_de_producto_y_de_politica(backoffice):
     assert "días hábiles" in chat.text
 
 
+async def test_preguntas_de_politica_como_se_escriben(backoffice):
+    chat = await spanish_chat(backoffice)
+    await chat.say("aceptan paypal?")
+    assert "PayPal" in chat.text and chat.state.active is None, chat.text
+    await chat.say("si cancelo la compra me cobran algo?")
+    assert "no cuesta nada" in chat.text and chat.state.active is None, chat.text
+    await chat.say("me pueden hacer la factura de mi pedido")
+    assert chat.state.active is None and not chat.state.intents, chat.text
+
+
 async def test_suscripcion_mejorar_bajar_y_cancelar(office):
     upgrader = await subscriber(office, plan="basic")
     downgrader = await subscriber(office, plan="premium")

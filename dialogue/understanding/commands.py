@@ -169,8 +169,11 @@ class CommandGenerator:
             out.append(StartFlow(flow=answering, confidence=u.intent_confidence, evidence=ev))
         elif view.active_flow is not None:
             out.append(SetSlots(evidence=ev))
-        elif u.out_of_scope and (not out or _asks_what_no_flow_does(u)):
-            # "my email is ..." gives an identity, whatever the classifier makes of "email".
+        elif (u.out_of_scope and not out) or (u.intent != QUESTION_INTENT and _asks_what_no_flow_does(u)):
+            # "my email is ..." gives an identity, whatever the classifier makes of "email"; a turn
+            # naming what no flow does is no question for the knowledge base either ("I'd like to
+            # open a franchise, who should I contact?") unless it is surely a question about a rule
+            # ("what is your policy on price matching?", kept as a knowledge gap when unanswered).
             out.append(CannotHandleCommand(reason="out_of_scope"))
         elif (u.frustrated or u.complaint) and u.intent is None and view.active_flow is None and not view.expects:
             out.append(CannotHandleCommand(reason="complaint"))  # "this is unacceptable, worst store ever"
@@ -304,34 +307,51 @@ def _what_if_flow(u: Understanding, view: ConversationView) -> str | None:
 
 def _asks_what_no_flow_does(u: Understanding) -> bool:
     """The turn names something no flow does (lexicon `out_of_scope_words`: an account, a newsletter,
-    a new purchase) and, besides it, nothing a flow does (`in_scope_words`, a record's number)."""
-    if not says_any(u.normalized, u.language, "out_of_scope_words"):
+    a new purchase) and, besides it, nothing a flow does (`in_scope_words`, a record's number). For
+    the topics that are a request of their own (`out_of_scope_topics`: an invoice, a newsletter, a new
+    account or purchase) a passing mention of an order or an address does not count, only a flow's
+    action (`flow_action_words`): "an invoice for my order" is still an invoice. What a purpose clause
+    says ("...so I can track my orders") is why, not what, and never counts."""
+    topic = says_any(u.normalized, u.language, "out_of_scope_topics")
+    if not topic and not says_any(u.normalized, u.language, "out_of_scope_words"):
         return False
     # Every word of every such phrase is set aside, overlaps included ("change the email address":
     # "address" is the email's here, not a shipping address).
     words = u.normalized.split()
     taken = [False] * len(words)
-    for phrase in phrases(u.language, "out_of_scope_words"):
+    for phrase in (*phrases(u.language, "out_of_scope_words"), *phrases(u.language, "out_of_scope_topics")):
         size = len(phrase.split())
         for start in range(len(words) - size + 1):
             if " ".join(words[start : start + size]) == phrase:
                 taken[start : start + size] = [True] * size
     rest = " ".join("_" if gone else word for word, gone in zip(words, taken, strict=True))
-    return not says_any(" ".join(features_text(rest, u.language).split()), u.language, "in_scope_words")
+    rest = " ".join(features_text(_before_purpose(rest, u.language), u.language).split())
+    if topic:
+        return not says_any(rest, u.language, "flow_action_words")
+    return not says_any(rest, u.language, "in_scope_words")
+
+
+def _before_purpose(text: str, language: str) -> str:
+    """The text before a purpose clause ("so i can", "para poder") begins, if there is one."""
+    padded = f" {text} "
+    cuts = [padded.find(f" {w} ") for w in phrases(language, "purpose_words")]
+    cut = min((c for c in cuts if c >= 0), default=-1)
+    return padded[:cut] if cut >= 0 else text
 
 
 def _asks_about_rules(u: Understanding) -> bool:
     """A question about how things are done ("is there a restocking fee for returns?"), not a request
-    to do one: the lexicon's `policy_words`, asked as a question (a question mark, a question's
-    opening word or a cue such as "i want to know")."""
+    to do one: the lexicon's `policy_words`, asked as a question (a cue such as "i want to know", or
+    a question mark or a question's opening word where no `request_openings` words ask for the thing:
+    "can you..." is a polite request)."""
     if not says_any(u.normalized, u.language, "policy_words"):
         return False
+    if says_any(u.normalized, u.language, "question_cues"):
+        return True
+    if says_any(u.normalized, u.language, "request_openings"):
+        return False  # "can you change the payment to my store credit card?" asks for the change
     core = f" {without_courtesies(u.normalized, u.language)} "
-    return (
-        "?" in u.text
-        or any(core.startswith(f" {q} ") for q in phrases(u.language, "question_openings"))
-        or says_any(u.normalized, u.language, "question_cues")
-    )
+    return "?" in u.text or any(core.startswith(f" {q} ") for q in phrases(u.language, "question_openings"))
 
 
 def _more_than_courtesy(u: Understanding) -> bool:
