@@ -5,13 +5,13 @@ against the embedded back office, and reads what Frontdesk did from the conversa
 the flow it started, the knowledge-base entry it answered from, a hand-off, "that is not something
 I can do", or "not understood". The messages were written by people who never saw the phrase
 files: `heldout.yaml` and `dev.yaml` (8 per kind), `dev2.yaml` (12), `dev3.yaml` (10), `dev4.yaml`
-(10), `dev_es.yaml` and `dev_es2.yaml` (8 each, in Spanish) by other writers. `heldout.yaml` is
+(10), `dev5.yaml` (8), `dev_es.yaml` and `dev_es2.yaml` (8 each, in Spanish) by other writers. `heldout.yaml` is
 kept for measuring only (never read while improving the understanding); the dev sets are for
 finding what to improve (each was first measured before any fix it led to). A request
 Frontdesk has no workflow for (accounts, newsletters, invoices, reviews, new orders...) is right
 only if no write flow starts.
 
-    python bench/first_turns.py [--set heldout|dev|dev2|dev3|dev4|dev_es|dev_es2|all] [--show-misses]
+    python bench/first_turns.py [--set heldout|dev|dev2|dev3|dev4|dev5|dev_es|dev_es2|all] [--show-misses]
 """
 
 from __future__ import annotations

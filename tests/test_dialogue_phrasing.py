@@ -179,6 +179,16 @@ def twins_told_by_a_switch(data: dict) -> tuple[dict, str, str, dict[str, str]]:
     raise LookupError("no such order")
 
 
+async def test_my_most_recent_order_is_the_newest_on_the_account(chat, data):
+    user = next(u for u in data["users"].values() if len(u["orders"]) >= 3)
+    newest = data["orders"][user["orders"][-1]]
+    paid = sum(p["amount"] for p in newest["payment_history"] if p["transaction_type"] == "payment")
+    await chat.say(f"my email is {user['email']}")
+    await chat.say("how much did I pay for my most recent order?")
+    assert newest["order_id"] in chat.text and f"${paid:,.2f}" in chat.text, chat.text
+    assert chat.state.pending_confirmation is None
+
+
 @pytest.mark.parametrize(("words", "value"), [("the one without {option}", "no"), ("the one with {option}", "yes")])
 async def test_twin_items_told_apart_by_a_yes_no_option(chat, data, words, value):
     order, name, option, ids = twins_told_by_a_switch(data)

@@ -98,6 +98,11 @@ class OrderCollector(Collector):
                 value = holding[0]
         if value is None and turn.u is not None and says_any(turn.u.normalized, turn.language, "same_record_words"):
             value = _last_order_talked_about(turn, frame)  # "how much did I pay for that order?"
+        if value is None and turn.u is not None and turn.state.identity.user_id:
+            if says_any(turn.u.normalized, turn.language, "latest_order_words"):
+                # "my most recent order": the store lists a customer's orders newest last.
+                candidates = await self._candidates(turn, step)
+                value = candidates[-1]["order_id"] if candidates else None
         if value is None:
             return Accepted.nothing
         value = str(value).upper()
