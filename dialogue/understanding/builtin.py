@@ -64,9 +64,11 @@ class BuiltinUnderstanding:
             self.warm_up()
 
     def warm_up(self) -> None:
-        """Fit every language's intent model and load the language identifier now."""
+        """Fit every language's intent model, read the parsers' word lists and load the language
+        identifier now."""
         for lang in self.languages:
             classifier(lang)
+        entities.warm_up(self.languages)
         warm_language(self.languages)
 
     async def understand(self, text: str, ctx: UnderstandingContext) -> Understanding:

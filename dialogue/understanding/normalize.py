@@ -89,17 +89,24 @@ def _phrase_index(options: tuple[str, ...]) -> dict[str, list[tuple[tuple[str, .
 
 
 def normalize(text: str, lang: str) -> Doc:
-    return Doc(raw=text, lang=lang, tokens=tuple(normalize_tokens(text, lang)))
+    return Doc(raw=text, lang=lang, tokens=_normalized(text, lang))
 
 
 def normalize_tokens(text: str, lang: str) -> list[str]:
+    return list(_normalized(text, lang))
+
+
+# One turn is read many times over (whole, by sentence, by clause, by each parser and check): the
+# tokens of a text are worked out once. The lexicon does not change while the process runs.
+@lru_cache(maxsize=4096)
+def _normalized(text: str, lang: str) -> tuple[str, ...]:
     tables = _tables(lang)
     tokens = _tokenize(text, lang, tables)
     tokens = _replace_phrases(tokens, tables.rewrites)
     tokens = _drop_fillers(tokens, lang, tables)
     tokens = _collapse_repeats(tokens, tables)
     tokens = spoken_to_digits(tokens, lang)
-    return _glue_references(tokens, tables)
+    return tuple(_glue_references(tokens, tables))
 
 
 PhraseTable = dict[str, list[tuple[tuple[str, ...], tuple[str, ...]]]]

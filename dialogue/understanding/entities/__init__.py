@@ -11,8 +11,10 @@ never invented. The parsers and which types are exclusive come from the understa
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from dialogue.understanding.entities import person_name
 from dialogue.understanding.entities.base import Found, Parser
 from dialogue.understanding.models import Entity, UnderstandingContext
 from dialogue.understanding.normalize import Doc
@@ -28,6 +30,12 @@ log = logging.getLogger(__name__)
 _COMPATIBLE = {frozenset({"date", "time"})}
 # Non-exclusive readings that make no sense inside these (a colour inside an email address).
 _CONTAINERS = frozenset({"email", "person_name"})
+
+
+def warm_up(languages: Sequence[str]) -> None:
+    """Read the word lists the parsers need once, now rather than on a customer's first turn."""
+    for lang in languages:
+        person_name.common_words(lang)
 
 
 def extract(doc: Doc, ctx: UnderstandingContext, pack: UnderstandingPack) -> list[Found]:
