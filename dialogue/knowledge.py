@@ -22,7 +22,7 @@ from rapidfuzz.distance import OSA
 
 from actions.paths import ASSETS_DIR
 from dialogue.understanding.builtin import clauses, sentences
-from dialogue.understanding.embeddings import embed
+from dialogue.understanding.embeddings import embed, stored
 from dialogue.understanding.resources import fold, phrases
 
 KB_DIR = ASSETS_DIR / "kb"
@@ -113,7 +113,7 @@ class KnowledgeBase:
 
     def _vectors(self, language: str) -> np.ndarray:
         if language not in self._index:
-            self._index[language] = embed([q for _, q in self._questions[language]])
+            self._index[language] = stored([q for _, q in self._questions[language]])
         return self._index[language]
 
     @classmethod
