@@ -133,13 +133,11 @@ class KnowledgeBase:
             return None
         parts = [question.strip()]
         for sentence in sentences(question):
-            if len(sentence.split()) >= _SENTENCE_WORDS and sentence not in parts and _asks(sentence, language):
+            if not _asks(sentence, language):
+                continue
+            if len(sentence.split()) >= _SENTENCE_WORDS and sentence not in parts:
                 parts.append(sentence)
-            parts += [
-                c
-                for c in clauses(sentence)
-                if len(c.split()) >= _CLAUSE_WORDS and c not in parts and _asks(sentence, language)
-            ]
+            parts += [c for c in clauses(sentence) if len(c.split()) >= _CLAUSE_WORDS and c not in parts]
         threshold = self.thresholds.get(language, _DEFAULT_THRESHOLD)
         found: tuple[float, int] | None = None
         index_vectors = self._vectors(language)
